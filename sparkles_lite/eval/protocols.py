@@ -1,0 +1,109 @@
+"""What every evaluation runner shares: the model interface and a resumable JSONL log.
+
+Runners are model-agnostic: they receive an `AnswerFn`, so the lite models, a real checkpoint
+and the fakes in tests all plug in the same way.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from sparkles_lite.data.schema import Message
+
+# Conversation so far (ending with a user message holding IMAGE#<id><Img><ImageHere></Img>
+# placeholders) and the images by id -> the assistant's reply.
+AnswerFn = Callable[[list[Message], Mapping[str, Image.Image]], str]
+
+
+def call_answer(answer_fn: AnswerFn, messages: list[Message], images: Mapping[str, Image.Image],
+                attempt: int = 0) -> str:
+    """Ask the model; pass `attempt` (0 = first ask) only to answer functions that accept it,
+    so a retry can change decoding (e.g. sample with a new seed) while plain functions are simply
+    called again."""
+    if attempt and _accepts_attempt(answer_fn):
+        reply = answer_fn(messages, images, attempt=attempt)  # type: ignore[call-arg]
+    else:
+        reply = answer_fn(messages, images)
+    if not isinstance(reply, str):
+        raise TypeError(f"answer function returned {type(reply).__name__}, expected str")
+    return reply
+
+
+def _accepts_attempt(fn: Callable) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "attempt" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+class JsonlLog:
+    """An append-only JSONL file of records keyed by `key`, flushed after every line.
+
+    Opening it resumes a killed run: complete records are kept (`done`), a truncated or
+    unreadable *last* line (the write the kill interrupted) is cut off so that item is redone.
+    A bad line anywhere else is corruption and raises, rather than silently losing records.
+    """
+
+    def __init__(self, path: str | Path, key: str = "id"):
+        self.path = Path(path)
+        self.key = key
+        self.done: dict[str, dict] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        *lines, tail = data.split(b"\n")  # `tail` is b"" unless the last write was cut short
+        keep = len(data) - len(tail)
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                if i == len(lines) - 1 and not tail:
+                    keep -= len(line) + 1  # interrupted last write: drop it, the item is redone
+                    break
+                raise ValueError(f"{self.path}: line {i + 1} is not valid JSON ({e}); "
+                                 "refusing to resume from a corrupted log") from e
+            if not isinstance(record, dict) or self.key not in record:
+                raise ValueError(f"{self.path}: line {i + 1} has no {self.key!r} field")
+            self.done[str(record[self.key])] = record
+        if keep < len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(keep)
+
+    def __contains__(self, item_id: object) -> bool:
+        return str(item_id) in self.done
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record and flush it, so a kill loses at most the line being written."""
+        item_id = str(record[self.key])
+        if item_id in self.done:
+            raise ValueError(f"{self.path}: record {item_id!r} is already logged")
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.done[item_id] = record
+
+    def records(self) -> list[dict]:
+        """All records, in the order they were logged."""
+        return list(self.done.values())
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically (temp file + rename), so a summary is never half-written."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
