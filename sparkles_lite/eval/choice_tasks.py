@@ -1,0 +1,141 @@
+"""BISON and NLVR2 on the paper's protocol: both images in one prompt as IMAGE#1 and IMAGE#2.
+
+The runner logs one JSONL line per item as it goes and resumes a killed run. Unparsable replies
+count as wrong and are reported separately; they are re-asked only when `retries` > 0, and the
+summary says how many items needed it, so a retry never hides behind the accuracy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from sparkles_lite.data.schema import USER, ImageRef, Message
+from sparkles_lite.eval import prompts
+from sparkles_lite.eval.extraction import Extraction, extract_bison, extract_nlvr2
+from sparkles_lite.eval.protocols import AnswerFn, JsonlLog, call_answer, write_json
+from sparkles_lite.eval.stats import wilson_ci
+
+ImageLookup = Callable[[str], Image.Image]
+
+TASKS: dict[str, tuple[tuple[str, str], Callable[[str], Extraction]]] = {
+    "bison": (prompts.BISON_CHOICES, extract_bison),
+    "nlvr2": (prompts.NLVR2_CHOICES, extract_nlvr2),
+}
+PREDICTIONS = "predictions.jsonl"
+SUMMARY = "summary.json"
+
+
+@dataclass
+class ChoiceItem:
+    """One two-image question. `images` are PIL images or ids for the runner's image lookup,
+    in the order they become IMAGE#1 and IMAGE#2."""
+
+    item_id: str
+    prompt: str
+    images: list[Image.Image | str]
+    gold: str
+    meta: dict = field(default_factory=dict)
+
+
+def bison_item(item_id: str, caption: str, images: list[Image.Image | str], gold: str) -> ChoiceItem:
+    """A BISON item; `gold` is 'IMAGE#1' or 'IMAGE#2' (the position of the true image)."""
+    return ChoiceItem(str(item_id), prompts.bison_prompt(caption), list(images), gold, {"caption": caption})
+
+
+def nlvr2_item(item_id: str, statement: str, images: list[Image.Image | str], label: bool | str) -> ChoiceItem:
+    """An NLVR2 item; `label` is a bool or 'TRUE'/'FALSE' (the left image is IMAGE#1)."""
+    gold = label.upper() if isinstance(label, str) else prompts.NLVR2_CHOICES[0 if label else 1]
+    return ChoiceItem(str(item_id), prompts.nlvr2_prompt(statement), list(images), gold, {"statement": statement})
+
+
+def run_choice_task(task: str, items: Iterable[ChoiceItem], answer_fn: AnswerFn, out_dir: str | Path, *,
+                    image_lookup: ImageLookup | None = None, retries: int = 0, seed: int | None = None,
+                    progress: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+    """Run `task` ('bison' or 'nlvr2') over `items`, appending to out_dir/predictions.jsonl and
+    writing out_dir/summary.json; items already logged are skipped. Returns the summary.
+
+    `seed` is recorded only: decoding belongs to the answer function (greedy by default).
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
+    if retries < 0:
+        raise ValueError("retries must be >= 0")
+    choices, extract = TASKS[task]
+    items = list(items)
+    _check_items(items, choices)
+    out_dir = Path(out_dir)
+    log = JsonlLog(out_dir / PREDICTIONS)
+    for k, item in enumerate(items):
+        if item.item_id in log:
+            continue
+        record = _run_item(item, answer_fn, extract, image_lookup, retries)
+        log.append(record)
+        if progress:
+            progress(k, record)
+    wanted = {item.item_id for item in items}
+    summary = summarise(task, [r for r in log.records() if r["id"] in wanted], seed=seed, retries=retries)
+    write_json(out_dir / SUMMARY, summary)
+    return summary
+
+
+def _check_items(items: list[ChoiceItem], choices: tuple[str, str]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.item_id in seen:
+            raise ValueError(f"duplicate item id {item.item_id!r}: resuming needs unique ids")
+        seen.add(item.item_id)
+        if item.gold not in choices:
+            raise ValueError(f"item {item.item_id}: gold {item.gold!r} is not one of {choices}")
+        if len(item.images) != 2:
+            raise ValueError(f"item {item.item_id}: expected 2 images, got {len(item.images)}")
+
+
+def _resolve(image: Image.Image | str, image_lookup: ImageLookup | None, item_id: str) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if image_lookup is None:
+        raise ValueError(f"item {item_id}: image {image!r} is an id but no image_lookup was given")
+    return image_lookup(image)
+
+
+def _run_item(item: ChoiceItem, answer_fn: AnswerFn, extract: Callable[[str], Extraction],
+              image_lookup: ImageLookup | None, retries: int) -> dict[str, Any]:
+    images = {str(k + 1): _resolve(img, image_lookup, item.item_id) for k, img in enumerate(item.images)}
+    messages = [Message(USER, item.prompt, [ImageRef("1"), ImageRef("2")])]
+    responses: list[str] = []
+    for attempt in range(retries + 1):
+        responses.append(call_answer(answer_fn, messages, images, attempt))
+        extraction = extract(responses[-1])
+        if extraction.choice is not None:
+            break
+    return {
+        "id": item.item_id, "prompt": item.prompt, "response": responses[-1],
+        "extracted": extraction.choice, "reason": extraction.reason, "gold": item.gold,
+        "correct": extraction.choice == item.gold, "attempts": len(responses),
+        "earlier_responses": responses[:-1],
+        "image_ids": [img if isinstance(img, str) else None for img in item.images],
+        "meta": item.meta,
+    }
+
+
+def summarise(task: str, records: list[dict], *, seed: int | None = None, retries: int = 0) -> dict[str, Any]:
+    """Accuracy with its Wilson interval; unparsable replies count as wrong and are also
+    reported on their own, with the accuracy over parsable replies next to it."""
+    n = len(records)
+    correct = sum(r["correct"] for r in records)
+    parsed = [r for r in records if r["extracted"] is not None]
+    return {
+        "task": task, "n": n, "correct": correct,
+        "accuracy": correct / n if n else None,
+        "ci95": list(wilson_ci(correct, n)) if n else None,
+        "unparsable": n - len(parsed),
+        "accuracy_parsable": (sum(r["correct"] for r in parsed) / len(parsed)) if parsed else None,
+        "retried": sum(r["attempts"] > 1 for r in records),
+        "retries_allowed": retries,
+        "seed": seed,
+    }
