@@ -1,0 +1,130 @@
+"""Every notebooks/*.ipynb runs, top to bottom, in lite SMOKE mode; its checked outputs still match.
+
+Per notebook (ids are file names; `pytest -m "not notebooks"` skips them all, `-k 00_tour` picks one):
+
+* ``test_committed_notebook``: static, instant. The committed file is valid, has a cell tagged
+  ``parameters`` that defines ``SMOKE``, carries outputs (readers on GitHub see the plots: a notebook
+  committed without outputs fails) and no error outputs.
+* ``test_notebook_runs``: papermill executes it into a temporary folder (also its working directory)
+  with ``SMOKE=True`` injected after the ``parameters`` cell, on the ``sparkles-lite`` kernel when it
+  runs this interpreter, else ``python3`` (see ``tools/run_notebooks.py:pick_kernel``). Any raising cell
+  fails the test, naming the cell. Then, only if the notebook has cells marked ``# NBVAL_CHECK_OUTPUT``,
+  nbval (``--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg``, as a
+  subprocess) re-executes the SMOKE copy and compares those cells with:
+
+  - the **committed** outputs: a checked cell must print the same with ``SMOKE`` True or False, so this
+    also catches committed notebooks gone stale against the code;
+  - or, for a checked cell that also holds the line ``# SMOKE_DEPENDENT``, the papermill SMOKE run's
+    outputs (a determinism check only).
+
+Decision on nbval re-execution (measured on 00_tour, 2-core CPU, idle machine): papermill SMOKE run
+~2.5 s, nbval re-execution ~3-4 s, i.e. nbval roughly doubles a notebook's cost. ``--nbval-lax`` on a
+notebook without checked cells only re-checks "no cell raises", which papermill already proved, so
+nbval runs only on notebooks that have ``# NBVAL_CHECK_OUTPUT`` cells. With every SMOKE run under a
+minute, 11 notebooks stay well inside the 15-minute ``make test`` budget even if all are checked.
+Override with ``SPARKLES_NBVAL=all`` (nbval on every notebook) or ``SPARKLES_NBVAL=none``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+sys.path.insert(0, str(ROOT / "tools"))
+import run_notebooks as rn  # noqa: E402
+
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+SMOKE_DEPENDENT_MARK = "# SMOKE_DEPENDENT"
+SMOKE_PARAMETERS = {"SMOKE": True}
+NBVAL_MODE = os.environ.get("SPARKLES_NBVAL", "marked")  # marked | all | none
+
+NOTEBOOKS = rn.discover()
+pytestmark = pytest.mark.notebooks
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.name for p in paths]
+
+
+def _source(cell) -> str:
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+def _checked(cell) -> bool:
+    return cell.cell_type == "code" and CHECK_MARK in _source(cell)
+
+
+@pytest.fixture(scope="session")
+def kernel() -> str:
+    return rn.pick_kernel()
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks found in {rn.NOTEBOOK_DIR}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_notebook(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+
+    assert rn.parameter_cell_source(nb) is not None, (
+        f"{path.name}: no cell tagged 'parameters' (see README, Contributing: notebook parameters)")
+    assert "SMOKE" in rn.parameter_names(nb), f"{path.name}: the 'parameters' cell must define SMOKE"
+
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    with_outputs = [c for c in code if c.get("outputs")]
+    assert with_outputs, (f"{path.name} is committed without outputs; run `make notebooks NB=notebooks/"
+                          f"{path.name}` and commit the result")
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors, f"{path.name} is committed with an error output: {errors[0].get('ename')}"
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells), (
+        f"{path.name} holds a papermill 'injected-parameters' cell: commit the notebook run with its defaults")
+
+
+def _check_notebook(committed, executed):
+    """The SMOKE-run notebook, with committed outputs put back on checked cells (unless SMOKE_DEPENDENT)."""
+    by_id = {c.get("id"): c for c in committed.cells if c.get("id")}
+    by_source = {_source(c): c for c in committed.cells}
+    for cell in executed.cells:
+        if not _checked(cell) or SMOKE_DEPENDENT_MARK in _source(cell):
+            continue
+        original = by_id.get(cell.get("id")) or by_source.get(_source(cell))
+        if original is not None:
+            cell.outputs = original.outputs
+    return executed
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs(path: Path, tmp_path: Path, kernel: str):
+    from papermill.exceptions import PapermillExecutionError
+
+    executed_path = tmp_path / path.name
+    try:
+        rn.execute(path, executed_path, SMOKE_PARAMETERS, kernel, cwd=tmp_path)
+    except PapermillExecutionError as exc:
+        pytest.fail(f"{path.name}: cell [{exc.exec_count}] raised {exc.ename}: {exc.evalue}\n"
+                    f"executed copy: {executed_path}", pytrace=False)
+
+    committed = nbformat.read(path, as_version=4)
+    if NBVAL_MODE == "none" or (NBVAL_MODE == "marked" and not any(_checked(c) for c in committed.cells)):
+        return
+    executed = nbformat.read(executed_path, as_version=4)
+    check_path = tmp_path / f"nbval_{path.name}"
+    nbformat.write(_check_notebook(committed, executed), check_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(check_path), "--nbval-lax", "--nbval-current-env",
+         "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider", "-q", "--color=no", "--rootdir", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"{path.name}: nbval found outputs that differ (checked cells compare with the committed "
+                    f"notebook: re-run `make notebooks NB=notebooks/{path.name}` if the change is intended)\n"
+                    + proc.stdout[-6000:] + proc.stderr[-2000:], pytrace=False)
