@@ -1,0 +1,399 @@
+"""SparklesDialogue-lite: dialogues, captions and held-out evaluation sets over the lite world.
+
+Every answer is grounded in scene facts, so every answer can be checked (`score_answer`). One
+generator serves three consumers:
+- the lite LM's text pretraining (images replaced by their slot words, `text_only`),
+- stage 1 (single-image captions, MiniGPT-4 style) and stage 2 (multi-image 2-turn dialogues),
+- evaluation (select, 2-turn dialogues, captions, and the held-out BISON-/NLVR2-lite formats).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sparkles_lite import world
+from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, USER, Dialogue, ImageRef, Message,
+                                       insert_placeholders, placeholder_ids,
+                                       whole_id_pattern)
+from sparkles_lite.eval import prompts
+from sparkles_lite.world import NUMBER_WORDS, Scene, Thing
+
+DIALOGUE_TASKS = ("select", "count", "more", "common", "describe")
+CAPTION_PROMPT = f"{IMAGE_BLOCK} Describe this image."  # MiniGPT-4's stage-1 prompt, shortened
+
+
+@dataclass
+class LiteExample:
+    """A conversation ending with an assistant answer, the scenes behind its images, and checks.
+
+    `checks[i]` says how to verify the i-th assistant message (see `score_answer`).
+    """
+
+    task: str
+    messages: list[Message]
+    scenes: dict[str, Scene]
+    checks: list[dict]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def image_ids(self) -> list[str]:
+        """Image ids in order of appearance of their placeholders (the splice order)."""
+        return [ref.image_id for m in self.messages for ref in m.images]
+
+    def to_dialogue(self) -> Dialogue:
+        return Dialogue(self.messages, meta={"task": self.task, **self.meta})
+
+
+# ---------------------------------------------------------------- phrases
+
+def _ref(image_id: str) -> str:
+    return f"IMAGE#{image_id}"
+
+
+def _or_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _and_list(items: list[str]) -> str:
+    return world.join_phrases(items)
+
+
+def _count_phrase(n: int, noun: str) -> str:
+    """'There are three circles' / 'There is one circle' / 'There are no circles'."""
+    if n == 1:
+        return f"There is one {noun}"
+    return f"There are {NUMBER_WORDS[n]} {noun}s"
+
+
+@dataclass(frozen=True)
+class Query:
+    """A partial description ('a red circle', 'a big square') that objects may match."""
+
+    shape: str
+    colour: str | None = None
+    size: str | None = None
+
+    def phrase(self) -> str:
+        words = [w for w in (self.size, self.colour) if w]
+        return "a " + " ".join(words + [self.shape])
+
+    def matches(self, scene: Scene) -> bool:
+        return scene.count(shape=self.shape, colour=self.colour, size=self.size) > 0
+
+
+def _random_query(thing: Thing, rng: random.Random) -> Query:
+    kind = rng.randrange(3)
+    return Query(thing.shape, colour=thing.colour if kind != 1 else None,
+                 size=thing.size if kind != 0 else None)
+
+
+# ---------------------------------------------------------------- single questions
+
+def _select(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
+    target = rng.choice(ids)
+    query = _random_query(rng.choice(scenes[target].things), rng)
+    if sum(query.matches(scenes[i]) for i in ids) != 1:
+        return None
+    q = f"Which image has {query.phrase()}: {_or_list([_ref(i) for i in ids])}?"
+    return q, f"{_ref(target)} has {query.phrase()}.", {"kind": "image", "id": target}
+
+
+def _count(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
+    if rng.random() < 0.5:
+        shape = rng.choice(world.SHAPES)
+        n = sum(scenes[i].count(shape=shape) for i in ids)
+        noun, what = shape, f"{shape}s"
+    else:
+        colour = rng.choice(list(world.COLOURS))
+        n = sum(scenes[i].count(colour=colour) for i in ids)
+        noun, what = f"{colour} object", f"{colour} objects"
+    where = _and_list([_ref(i) for i in ids])
+    q = f"How many {what} are there in {where} together?"
+    return q, f"{_count_phrase(n, noun)} in total.", {"kind": "number", "n": n}
+
+
+def _more(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
+    sizes = [len(scenes[i].objects) for i in ids]
+    if sizes.count(max(sizes)) != 1:
+        return None
+    winner = ids[sizes.index(max(sizes))]
+    if len(ids) == 2:
+        q = f"Which of {_ref(ids[0])} and {_ref(ids[1])} has more objects?"
+        return q, f"{_ref(winner)} has more objects.", {"kind": "image", "id": winner}
+    q = f"Which image has the most objects: {_or_list([_ref(i) for i in ids])}?"
+    return q, f"{_ref(winner)} has the most objects.", {"kind": "image", "id": winner}
+
+
+def _common(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
+    a, b = rng.sample(ids, 2)
+    shared = sorted(set(scenes[a].things) & set(scenes[b].things))
+    q = f"What do {_ref(a)} and {_ref(b)} have in common?"
+    if not shared:
+        return q, "They have nothing in common.", {"kind": "things", "things": []}
+    answer = f"Both images have {_and_list([t.phrase() for t in shared])}."
+    return q, answer, {"kind": "things", "things": [_thing_key(t) for t in shared]}
+
+
+def _describe(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
+    target = rng.choice(ids)
+    q = f"What is in {_ref(target)}?"
+    answer = f"{_ref(target)} shows {world.describe(scenes[target])}."
+    return q, answer, {"kind": "scene", "id": target}
+
+
+QUESTION_MAKERS: dict[str, Callable] = {
+    "select": _select, "count": _count, "more": _more, "common": _common, "describe": _describe,
+}
+
+
+def _thing_key(t: Thing) -> str:
+    return f"{t.size} {t.colour} {t.shape}"
+
+
+# ---------------------------------------------------------------- generator
+
+class _NoQuestion(Exception):
+    """The scenes fixed so far admit no question of the asked kind with one right answer."""
+
+
+class LiteGenerator:
+    """Seeded generator of lite examples; different seeds give disjoint image streams in practice.
+
+    `id_source` yields image ids: random per-example ids by default (as in SparklesDialogue, ids
+    are arbitrary numbers), or a serial counter when images are written to one folder.
+    """
+
+    def __init__(self, seed: int, id_source: Callable[[], str] | None = None):
+        self.rng = random.Random(seed)
+        self._id_source = id_source
+
+    def _new_ids(self, n: int, taken: set[str]) -> list[str]:
+        ids: list[str] = []
+        while len(ids) < n:
+            candidate = self._id_source() if self._id_source else str(self.rng.randint(1, 9999))
+            if candidate not in taken and candidate not in ids:
+                ids.append(candidate)
+        return ids
+
+    def _scenes_for(self, ids: list[str], shared_bias: float = 0.35) -> dict[str, Scene]:
+        """Random scenes; with some probability copy an object between images so 'common' and
+        'which image has X' questions are not trivially decided by rare objects."""
+        scenes = {i: world.random_scene(self.rng) for i in ids}
+        if len(ids) >= 2 and self.rng.random() < shared_bias:
+            a, b = self.rng.sample(ids, 2)
+            things = scenes[b].things
+            things[self.rng.randrange(len(things))] = self.rng.choice(scenes[a].things)
+            scenes[b] = world.scene_from_things(things, self.rng)
+        return scenes
+
+    def _question(self, task: str, ids: list[str], scenes: dict[str, Scene],
+                  redraw: list[str]) -> tuple[str, str, dict]:
+        """Ask until the question has one right answer, redrawing only the `redraw` images (images
+        an earlier turn already asked about keep their scenes)."""
+        for _ in range(200):
+            made = QUESTION_MAKERS[task](ids, scenes, self.rng)
+            if made:
+                return made
+            scenes.update(self._scenes_for(redraw))
+        raise _NoQuestion(f"could not make a {task!r} question for {len(ids)} images")
+
+    def dialogue(self, tasks: tuple[str, str] | None = None) -> LiteExample:
+        """A 2-turn dialogue over 2-4 images: turn 1 shows 1-2 images, turn 2 adds 1-2 images and
+        asks about new and earlier images together."""
+        for _ in range(20):
+            try:
+                return self._dialogue(tasks)
+            except _NoQuestion:  # e.g. no unique 'most objects' once turn-1 scenes are fixed
+                continue
+        raise RuntimeError(f"could not make a dialogue for tasks {tasks}")
+
+    def _dialogue(self, tasks: tuple[str, str] | None) -> LiteExample:
+        t1, t2 = tasks or (self.rng.choice(DIALOGUE_TASKS), self.rng.choice(DIALOGUE_TASKS))
+        n1 = 1 if t1 == "describe" and self.rng.random() < 0.3 else 2
+        n2 = self.rng.randint(1, 2) if n1 == 2 else self.rng.randint(1, 3)
+        ids = self._new_ids(n1 + n2, set())
+        first, new = ids[:n1], ids[n1:]
+        scenes = self._scenes_for(ids)
+        q1, a1, c1 = self._question(t1, first, scenes, redraw=ids)
+        first = [i for i in first if whole_id_pattern(i).search(q1)]  # 'describe' names one image
+        ids = first + new
+        scenes = {i: scenes[i] for i in ids}
+        second_pool = self.rng.sample(first, self.rng.randint(1, len(first))) + new
+        second_pool = sorted(second_pool, key=ids.index)
+        if t2 in ("more", "common", "count", "select") and len(second_pool) < 2:
+            second_pool = sorted(set(second_pool) | {first[0]}, key=ids.index)
+        q2, a2, c2 = self._question(t2, second_pool, scenes, redraw=new)
+        intro = ("Here is " if len(new) == 1 else "Here are ") + _and_list([_ref(i) for i in new]) + "."
+        q1 = _introduce(q1, first, scenes)
+        q2 = _introduce(intro + " " + q2, new, scenes)
+        messages = [q1, Message(ASSISTANT, a1), q2, Message(ASSISTANT, a2)]
+        return LiteExample(f"dialogue:{t1}+{t2}", messages, scenes, [c1, c2])
+
+    def single(self, task: str) -> LiteExample:
+        """One question over 2-4 images (the 'select among 2-4' evaluation and extra variety)."""
+        n = self.rng.randint(2, 4)
+        ids = self._new_ids(n, set())
+        scenes = self._scenes_for(ids)
+        q, a, c = self._question(task, ids, scenes, redraw=ids)
+        mentioned = [i for i in ids if whole_id_pattern(i).search(q)]
+        scenes = {i: scenes[i] for i in mentioned}
+        return LiteExample(task, [_introduce(q, mentioned, scenes), Message(ASSISTANT, a)], scenes, [c])
+
+    def caption(self) -> LiteExample:
+        """MiniGPT-4-style stage-1 example: one image, 'Describe this image.', its description."""
+        (image_id,) = self._new_ids(1, set())
+        scene = world.random_scene(self.rng)
+        ref = ImageRef(image_id, world.describe(scene))
+        return LiteExample("caption", [Message(USER, CAPTION_PROMPT, [ref]),
+                                       Message(ASSISTANT, world.describe(scene) + ".")],
+                           {image_id: scene}, [{"kind": "scene", "id": image_id}])
+
+    def bison(self) -> LiteExample:
+        """Which of two images matches a caption; the distractor differs in one object."""
+        true_scene = world.random_scene(self.rng)
+        distractor = _perturb(true_scene, self.rng)
+        gold = self.rng.randrange(2)
+        ordered = [true_scene, distractor] if gold == 0 else [distractor, true_scene]
+        scenes = {"1": ordered[0], "2": ordered[1]}
+        caption = world.describe(true_scene)
+        choice = prompts.BISON_CHOICES[gold]
+        msg = Message(USER, prompts.bison_prompt(caption),
+                      [ImageRef(i, world.describe(s)) for i, s in scenes.items()])
+        return LiteExample("bison", [msg, Message(ASSISTANT, prompts.choice_answer(choice))], scenes,
+                           [{"kind": "choice", "choice": choice}], meta={"caption": caption})
+
+    def nlvr2(self) -> LiteExample:
+        """Is a statement true of an image pair; TRUE and FALSE equally often."""
+        want = self.rng.random() < 0.5
+        for _ in range(200):
+            scenes = {"1": world.random_scene(self.rng), "2": world.random_scene(self.rng)}
+            statement, truth = _statement(scenes["1"], scenes["2"], self.rng)
+            if truth == want:
+                break
+        choice = prompts.NLVR2_CHOICES[0 if truth else 1]
+        msg = Message(USER, prompts.nlvr2_prompt(statement),
+                      [ImageRef(i, world.describe(s)) for i, s in scenes.items()])
+        return LiteExample("nlvr2", [msg, Message(ASSISTANT, prompts.choice_answer(choice))], scenes,
+                           [{"kind": "choice", "choice": choice}], meta={"statement": statement})
+
+    def example(self, task: str) -> LiteExample:
+        if task == "dialogue":
+            return self.dialogue()
+        if task in QUESTION_MAKERS:
+            return self.single(task)
+        return {"caption": self.caption, "bison": self.bison, "nlvr2": self.nlvr2}[task]()
+
+
+def _introduce(question: str, ids: list[str], scenes: dict[str, Scene]) -> Message:
+    """A user message whose text gets a placeholder after the first mention of each new image."""
+    text = insert_placeholders(question, ids)
+    order = [i for i in placeholder_ids(text) if i in ids]
+    return Message(USER, text, [ImageRef(i, world.describe(scenes[i])) for i in order])
+
+
+def _perturb(scene: Scene, rng: random.Random) -> Scene:
+    """A scene whose description differs from `scene`'s in exactly one object or attribute."""
+    while True:
+        things = scene.things
+        move = rng.random()
+        if move < 0.2 and len(things) < len(world.POSITIONS):
+            things.append(world.random_thing(rng))
+        elif move < 0.35 and len(things) > 1:
+            things.pop(rng.randrange(len(things)))
+        else:
+            k = rng.randrange(len(things))
+            t = things[k]
+            attr = rng.choice(("size", "colour", "shape"))
+            values = {"size": world.SIZES, "colour": tuple(world.COLOURS), "shape": world.SHAPES}[attr]
+            new_value = rng.choice([v for v in values if v != getattr(t, attr)])
+            things[k] = Thing(**{**t.__dict__, attr: new_value})
+        candidate = world.scene_from_things(things, rng)
+        if candidate.counts() != scene.counts():
+            return candidate
+
+
+def _statement(a: Scene, b: Scene, rng: random.Random) -> tuple[str, bool]:
+    kind = rng.randrange(4)
+    if kind == 0:
+        shape = rng.choice(world.SHAPES)
+        real = a.count(shape=shape) + b.count(shape=shape)
+        n = real if rng.random() < 0.5 else max(0, real + rng.choice((-1, 1)))
+        noun = shape if n == 1 else shape + "s"
+        verb = "is" if n == 1 else "are"
+        return f"There {verb} {NUMBER_WORDS[n]} {noun} in the two images", n == real
+    if kind == 1:
+        colour, shape = rng.choice(list(world.COLOURS)), rng.choice(world.SHAPES)
+        truth = a.count(colour=colour, shape=shape) > 0 and b.count(colour=colour, shape=shape) > 0
+        return f"Both images have a {colour} {shape}", truth
+    if kind == 2:
+        return "IMAGE#1 has more objects than IMAGE#2", len(a.objects) > len(b.objects)
+    colour = rng.choice(list(world.COLOURS))
+    truth = (a.count(colour=colour) > 0) != (b.count(colour=colour) > 0)
+    return f"Exactly one image has a {colour} object", truth
+
+
+# ---------------------------------------------------------------- checking answers
+
+_IMAGE_REF = re.compile(r"IMAGE\s*#\s*([A-Za-z0-9_\-]+)")
+_NUMBER = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r"|\d+)\b")
+
+
+def score_answer(check: dict, answer: str, scenes: dict[str, Scene]) -> bool:
+    """Is `answer` right? The check comes from the generator, the scenes are the ground truth."""
+    kind = check["kind"]
+    if kind == "image":
+        found = _IMAGE_REF.findall(answer)
+        return bool(found) and found[0] == check["id"]
+    if kind == "number":
+        m = _NUMBER.search(answer.lower())
+        if not m:
+            return False
+        word = m.group(1)
+        return (int(word) if word.isdigit() else NUMBER_WORDS.index(word)) == check["n"]
+    if kind == "things":
+        if not check["things"]:
+            return "nothing" in answer.lower()
+        try:
+            said = parse_description_lenient(answer)
+        except ValueError:
+            return False
+        return sorted(_thing_key(t) for t in said) == sorted(check["things"])
+    if kind == "scene":
+        try:
+            return world.parse_description(answer) == scenes[check["id"]].counts()
+        except ValueError:
+            return False
+    if kind == "choice":
+        options = prompts.BISON_CHOICES if check["choice"].startswith("IMAGE") else prompts.NLVR2_CHOICES
+        said = [o for o in options if o.lower() in answer.lower()]
+        return said == [check["choice"]]
+    raise ValueError(f"unknown check kind {kind!r}")
+
+
+def parse_description_lenient(text: str) -> Counter:
+    """`world.parse_description`, but tolerant of the plural/number mismatch a model may produce."""
+    found: Counter = Counter()
+    for t in re.findall(r"\b(" + "|".join(world.SIZES) + r")\s+(" + "|".join(world.COLOURS) + r")\s+("
+                        + "|".join(world.SHAPES) + r")s?\b", text.lower()):
+        found[Thing(*t)] += 1
+    if not found:
+        raise ValueError(f"no object description found in {text!r}")
+    return found
+
+
+# ---------------------------------------------------------------- images as text
+
+def text_only(messages: list[Message], scenes: dict[str, Scene]) -> list[Message]:
+    """Replace each image placeholder by its scene's slot words: the lite LM's pretraining view."""
+    out = []
+    for m in messages:
+        content = m.content
+        for ref in m.images:
+            words = " ".join(world.slot_words(scenes[ref.image_id]))
+            content = content.replace(IMAGE_BLOCK, f"<Img> {words} </Img>", 1)
+        out.append(Message(m.role, content, []))
+    return out

@@ -1,0 +1,168 @@
+"""Interleaved token assembly: a conversation with image placeholders -> model inputs.
+
+The conversation is rendered with the paper's template (`###Human: {q}###Assistant: {a}###`),
+tokenized once, and each `<ImageHere>` is expanded to K copies of itself: one position per image
+token, so a boolean mask says exactly where the projected image tokens are spliced in, and the
+position map says which position belongs to which image, which to text, which to which turn.
+Labels supervise only assistant text (every turn) and the `###` that ends each answer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from sparkles_lite.data.schema import ASSISTANT, IMAGE_TOKEN, USER, Message
+
+IGNORE = -100
+
+
+class AssemblyError(ValueError):
+    """A conversation that cannot be turned into model inputs; the message says why."""
+
+
+@dataclass
+class Assembled:
+    """One conversation as token positions; per-position maps are plain lists for easy display."""
+
+    input_ids: list[int]
+    labels: list[int]
+    image_index: list[int]          # per position: which image (0..n-1), -1 for text
+    message_index: list[int]        # per position: which message (original numbering), -1 for BOS
+    n_images: int
+    dropped_messages: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
+           ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
+    """Template text, supervised character spans, and (start, end, message index) spans."""
+    text = bos or ""
+    supervised: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, int]] = []
+    for i, m in enumerate(messages):
+        start = len(text)
+        if m.role == USER:
+            text += "###Human: " + m.content
+        elif m.role == ASSISTANT:
+            text += "###Assistant: "
+            answer_start = len(text)
+            text += m.content + "###"
+            supervised.append((answer_start, len(text)))
+        else:
+            raise AssemblyError(f"message {i}: unknown role {m.role!r}; expected 'user' or 'assistant'")
+        spans.append((start, len(text), i))
+    if add_generation_prompt:
+        text += "###Assistant: "
+    return text, supervised, spans
+
+
+def check_images(messages: list[Message]) -> int:
+    """Placeholders and images must agree message by message: a mismatch is an error, never a guess."""
+    total = 0
+    for i, m in enumerate(messages):
+        n_placeholders = m.content.count(IMAGE_TOKEN)
+        if m.role == ASSISTANT and n_placeholders:
+            raise AssemblyError(f"message {i} (assistant) contains {n_placeholders} image placeholder(s)")
+        if n_placeholders != len(m.images):
+            ids = ", ".join(f"IMAGE#{r.image_id}" for r in m.images) or "none"
+            raise AssemblyError(f"message {i}: {n_placeholders} {IMAGE_TOKEN} placeholder(s) but "
+                                f"{len(m.images)} image(s) given ({ids})")
+        total += n_placeholders
+    return total
+
+
+def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens_per_image: int,
+             max_length: int, add_generation_prompt: bool = False) -> Assembled:
+    """Token ids, labels and the position map for one conversation.
+
+    Too long? Whole turns (a user message and its answer) are dropped from the left, with a
+    warning naming them; images go with the message that introduced them, never cut through.
+    """
+    check_images(messages)
+    users = [i for i, m in enumerate(messages) if m.role == USER]
+    if not users:
+        raise AssemblyError("the conversation has no user message")
+    first = 0
+    while True:
+        out = _assemble_kept(messages[first:], tokenizer, tokens_per_image, add_generation_prompt, offset=first)
+        if len(out) <= max_length:
+            break
+        if first + 2 > users[-1]:
+            raise AssemblyError(f"the last turn alone needs {len(out)} tokens, more than max_length={max_length}")
+        first += 2
+    if first:
+        dropped_images = sum(len(m.images) for m in messages[:first])
+        out.dropped_messages = list(range(first))
+        warnings.warn(f"conversation too long for max_length={max_length}: dropped messages 0-{first - 1} "
+                      f"({dropped_images} image(s) with them)", stacklevel=2)
+    return out
+
+
+def _assemble_kept(messages: list[Message], tokenizer: PreTrainedTokenizerBase, k: int,
+                   add_generation_prompt: bool, offset: int) -> Assembled:
+    text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    ids, labels, image_index, message_index = [], [], [], []
+    n_images, span_i, sup_i = 0, 0, 0
+    for tok, (start, end) in zip(enc["input_ids"], enc["offset_mapping"]):
+        # A token belongs where its last character is: 'ĠThere' starts on the template's space.
+        last = max(start, end - 1)
+        while span_i < len(spans) and start >= spans[span_i][1]:
+            span_i += 1
+        msg = spans[span_i][2] + offset if span_i < len(spans) and start >= spans[span_i][0] else -1
+        while sup_i < len(supervised) and last >= supervised[sup_i][1]:
+            sup_i += 1
+        is_answer = sup_i < len(supervised) and supervised[sup_i][0] <= last < supervised[sup_i][1]
+        if tok == image_id:
+            ids += [image_id] * k
+            labels += [IGNORE] * k
+            image_index += [n_images] * k
+            message_index += [msg] * k
+            n_images += 1
+            continue
+        ids.append(tok)
+        labels.append(tok if is_answer else IGNORE)
+        image_index.append(-1)
+        message_index.append(msg)
+    return Assembled(ids, labels, image_index, message_index, n_images)
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor        # [B, L]
+    attention_mask: torch.Tensor   # [B, L]
+    labels: torch.Tensor           # [B, L]
+    image_mask: torch.Tensor       # [B, L] True where an image token goes
+    images_per_example: list[int]
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
+                     self.image_mask.to(device), self.images_per_example)
+
+
+def collate(examples: list[Assembled], pad_id: int, padding_side: str = "right") -> Batch:
+    """Dynamic padding to the longest example; left padding for batched generation.
+
+    Images of the whole batch are consumed in order (example by example, image by image), which
+    is exactly the row-major order of `image_mask`, so one masked assignment splices them all.
+    """
+    length = max(len(e) for e in examples)
+    ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), length), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), length), dtype=torch.long)
+    image_mask = torch.zeros((len(examples), length), dtype=torch.bool)
+    for row, e in enumerate(examples):
+        n = len(e)
+        sl = slice(0, n) if padding_side == "right" else slice(length - n, length)
+        ids[row, sl] = torch.tensor(e.input_ids)
+        labels[row, sl] = torch.tensor(e.labels)
+        mask[row, sl] = 1
+        image_mask[row, sl] = torch.tensor(e.image_index) >= 0
+    return Batch(ids, mask, labels, image_mask, [e.n_images for e in examples])

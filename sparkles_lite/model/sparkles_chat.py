@@ -1,0 +1,287 @@
+"""SparklesChat: frozen vision tower -> pooling -> trainable projection -> frozen LLM.
+
+Images enter the LLM where the text mentions them: each `<ImageHere>` placeholder position is
+overwritten in embedding space by that image's projected tokens, in order.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from sparkles_lite import assets
+from sparkles_lite.config import SparklesConfig, preset
+from sparkles_lite.data.schema import IMAGE_TOKEN, Message
+from sparkles_lite.model.assembly import Assembled, Batch, assemble, collate
+from sparkles_lite.model.pooling import build_pooling
+from sparkles_lite.model.projection import build_projection
+from sparkles_lite.model.vision import HFVisionTower, LiteViT, load_state_strict
+
+CONFIG_FILE, WEIGHTS_FILE = "sparkles_config.json", "trainable.safetensors"
+
+
+@dataclass
+class Generated:
+    text: str
+    token_ids: list[int]
+    prompt: Assembled
+    attentions: tuple | None = None   # per generated step, per layer: [heads, query, keys]
+
+
+class SparklesChat(nn.Module):
+    def __init__(self, config: SparklesConfig, vision: nn.Module, lm: nn.Module, tokenizer):
+        super().__init__()
+        self.config = config
+        self.vision = vision
+        self.pooling = build_pooling(config.pooling, vision.out_dim, vision.grid ** 2)
+        self.projection = build_projection(config.projection, vision.out_dim, lm.config.hidden_size)
+        self.lm = lm
+        self.tokenizer = tokenizer
+        if tokenizer.convert_tokens_to_ids(IMAGE_TOKEN) in (None, tokenizer.unk_token_id):
+            tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
+        self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.freeze_backbones()
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, config: SparklesConfig, load_backbones: bool = True, seed: int = 0) -> "SparklesChat":
+        """Build from a config: backbones from their paths (or the shipped lite ones), or random
+        (`load_backbones=False`, the tiny mode tests use: nothing is read from disk or the hub)."""
+        from sparkles_lite.model.language import build_lite_lm, load_lm
+        from sparkles_lite.model.tokenizer import lite_corpus, load_tokenizer, train_lite_tokenizer
+
+        torch.manual_seed(seed)
+        if config.vision.kind == "lite":
+            vision_dir = config.vision.path or (assets.LITE_VISION if load_backbones else None)
+            vision = LiteViT.from_pretrained(vision_dir) if vision_dir else LiteViT(config.vision)
+        elif config.vision.kind == "hf":
+            if not config.vision.path:
+                raise ValueError(f"preset {config.name!r}: set config.vision.path to a CLIP/SigLIP checkpoint")
+            vision = HFVisionTower.from_pretrained(config.vision.path)
+        else:
+            raise ValueError(f"unknown vision kind {config.vision.kind!r}")
+        if config.lm.kind == "lite":
+            lm_dir = config.lm.path or (assets.LITE_LM if load_backbones else None)
+            if lm_dir:
+                tokenizer, lm = load_tokenizer(lm_dir), load_lm(str(lm_dir), torch_dtype=torch.float32)
+            else:
+                tokenizer = train_lite_tokenizer(lite_corpus(300))
+                lm = build_lite_lm(config.lm, vocab_size=len(tokenizer))
+        elif config.lm.kind == "hf":
+            if not config.lm.path:
+                raise ValueError(f"preset {config.name!r}: set config.lm.path to a causal LM checkpoint")
+            from transformers import AutoTokenizer
+            tokenizer, lm = AutoTokenizer.from_pretrained(config.lm.path), load_lm(config.lm.path)
+        else:
+            raise ValueError(f"unknown lm kind {config.lm.kind!r}")
+        torch.manual_seed(seed)
+        return cls(config, vision, lm, tokenizer)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, load_backbones: bool = True) -> "SparklesChat":
+        """A saved model directory, a shipped model name (`sparkleschat-lite`, `minigpt4-lite`,
+        `control-lite`) or a preset name (fresh projection)."""
+        path = assets.resolve_model(str(name_or_path))
+        if path is None:
+            return cls.from_config(preset(str(name_or_path)), load_backbones=load_backbones)
+        meta = json.loads((path / CONFIG_FILE).read_text())
+        model = cls.from_config(SparklesConfig.from_dict(meta["config"]), load_backbones=load_backbones)
+        model.load_trainable(path / WEIGHTS_FILE)
+        return model
+
+    def save_pretrained(self, path: str | Path, extra: dict | None = None) -> None:
+        """Config (with backbone references) + only the trainable weights, as safetensors."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = self.trainable_state_dict()
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(path / WEIGHTS_FILE))
+        meta = {"config": self.config.to_dict(), "trainable_tensors": sorted(state), **(extra or {})}
+        (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: p for n, p in self.named_parameters() if p.requires_grad}
+
+    def load_trainable(self, file: str | Path) -> None:
+        state = load_file(str(file))
+        own = dict(self.named_parameters())
+        for name, tensor in state.items():
+            if name not in own:
+                raise ValueError(f"{file}: unexpected tensor {name!r} (shape {tuple(tensor.shape)})")
+            if own[name].shape != tensor.shape:
+                raise ValueError(f"{file}: tensor {name!r} has shape {tuple(tensor.shape)}, "
+                                 f"this model expects {tuple(own[name].shape)}")
+        with torch.no_grad():
+            for name, tensor in state.items():
+                own[name].copy_(tensor.to(own[name].dtype))
+
+    def freeze_backbones(self) -> None:
+        """Only pooling (if configured) and the projection train; vision tower and LM are frozen."""
+        for p in self.vision.parameters():
+            p.requires_grad_(not self.config.vision.frozen)
+        for p in self.lm.parameters():
+            p.requires_grad_(False)
+        for p in self.pooling.parameters():
+            p.requires_grad_(self.config.pooling.trainable)
+        for p in self.projection.parameters():
+            p.requires_grad_(True)
+
+    def parameter_counts(self) -> dict[str, int]:
+        parts = {"vision": self.vision, "pooling": self.pooling, "projection": self.projection, "lm": self.lm}
+        counts = {name: sum(p.numel() for p in m.parameters()) for name, m in parts.items()}
+        counts["trainable"] = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return counts
+
+    def train(self, mode: bool = True) -> "SparklesChat":
+        super().train(mode)
+        if self.config.vision.frozen:
+            self.vision.eval()
+        self.lm.eval()  # frozen: no dropout, whatever the mode
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.projection.weight.device if hasattr(self.projection, "weight") else next(self.parameters()).device
+
+    @property
+    def tokens_per_image(self) -> int:
+        return self.pooling.num_tokens
+
+    # ------------------------------------------------------------ images
+    def preprocess(self, images: list[Image.Image]) -> torch.Tensor:
+        return self.vision.preprocess(images)
+
+    def patch_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Vision-tower output; computed without gradients when the tower is frozen (cacheable)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.vision.frozen):
+            return self.vision(pixel_values.to(self.device))
+
+    def image_tokens(self, features: torch.Tensor, keep_attention: bool = False) -> torch.Tensor:
+        """Patch features [N, P, Dv] -> LLM-space image tokens [N, K, Dlm]."""
+        return self.projection(self.pooling(features, keep_attention=keep_attention))
+
+    def encode_images(self, images: list[Image.Image], keep_attention: bool = False) -> torch.Tensor:
+        if not images:
+            return torch.zeros(0, self.tokens_per_image, self.lm.config.hidden_size, device=self.device)
+        return self.image_tokens(self.patch_features(self.preprocess(images)), keep_attention)
+
+    # ------------------------------------------------------------ the splice
+    def embed(self, batch: Batch, image_tokens: torch.Tensor) -> torch.Tensor:
+        """Word embeddings with every image position overwritten by its image token, in order."""
+        ids = batch.input_ids.masked_fill(batch.image_mask, self.pad_id)
+        embeds = self.lm.get_input_embeddings()(ids)
+        n_slots, n_tokens = int(batch.image_mask.sum()), image_tokens.shape[0] * image_tokens.shape[1]
+        if n_slots != n_tokens:
+            raise ValueError(f"the batch has {n_slots} image positions but {image_tokens.shape[0]} images x "
+                             f"{image_tokens.shape[1]} tokens = {n_tokens} image tokens")
+        embeds = embeds.clone()
+        embeds[batch.image_mask] = image_tokens.reshape(-1, image_tokens.shape[-1]).to(embeds.dtype)
+        return embeds
+
+    def forward(self, batch: Batch, image_tokens: torch.Tensor):
+        """Causal-LM loss on the supervised (assistant) positions."""
+        embeds = self.embed(batch, image_tokens)
+        return self.lm(inputs_embeds=embeds, attention_mask=batch.attention_mask, labels=batch.labels)
+
+    def assemble(self, messages: list[Message], add_generation_prompt: bool = False) -> Assembled:
+        return assemble(messages, self.tokenizer, self.tokens_per_image, self.config.max_length,
+                        add_generation_prompt=add_generation_prompt)
+
+    # ------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(self, messages: list[Message], images: list[Image.Image], max_new_tokens: int = 48,
+                 do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0,
+                 use_cache: bool = True, output_attentions: bool = False,
+                 on_text: Callable[[str], None] | None = None) -> Generated:
+        """Answer the conversation (ending with a user message). `images` in placeholder order.
+        `on_text` receives the growing answer as it streams."""
+        prompt = self.assemble(messages, add_generation_prompt=True)
+        if prompt.n_images != len(images):
+            raise ValueError(f"the conversation has {prompt.n_images} image placeholders but "
+                             f"{len(images)} images were given")
+        batch = collate([prompt], self.pad_id).to(self.device)
+        tokens = self.encode_images(images)
+        kwargs = dict(max_new_tokens=max_new_tokens, do_sample=do_sample, use_cache=use_cache)
+        if do_sample:
+            kwargs.update(temperature=temperature, top_p=top_p)
+        streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
+        with self._attention_mode(output_attentions):
+            out = self.lm.generate(inputs_embeds=self.embed(batch, tokens), attention_mask=batch.attention_mask,
+                                   output_attentions=output_attentions, return_dict_in_generate=True,
+                                   streamer=streamer, **self._stop_kwargs(), **kwargs)
+        ids = self._cut_at_stop(out.sequences[0].tolist())
+        attentions = None
+        if output_attentions:
+            attentions = tuple(tuple(layer[0].float().cpu() for layer in step) for step in out.attentions)
+        return Generated(self.decode(ids), ids, prompt, attentions)
+
+    @torch.no_grad()
+    def generate_batch(self, conversations: list[tuple[list[Message], list[Image.Image]]],
+                       max_new_tokens: int = 32, image_tokens: list[torch.Tensor] | None = None) -> list[str]:
+        """Greedy answers for many conversations at once (left padding); for evaluation.
+        `image_tokens` (one [n_i, K, D] tensor per conversation) skips the vision tower."""
+        prompts = [self.assemble(m, add_generation_prompt=True) for m, _ in conversations]
+        batch = collate(prompts, self.pad_id, padding_side="left").to(self.device)
+        if image_tokens is None:
+            flat = [img for _, imgs in conversations for img in imgs]
+            tokens = self.encode_images(flat)
+        else:
+            tokens = torch.cat([t for t in image_tokens if t.shape[0]], dim=0)
+        out = self.lm.generate(inputs_embeds=self.embed(batch, tokens), attention_mask=batch.attention_mask,
+                               max_new_tokens=max_new_tokens, do_sample=False, **self._stop_kwargs())
+        return [self.decode(self._cut_at_stop(row.tolist())) for row in out]
+
+    def decode(self, ids: list[int]) -> str:
+        """Answer text; a multi-token `###` (real tokenizers) is cut here."""
+        return self.tokenizer.decode(ids, skip_special_tokens=True).split("###")[0].strip()
+
+    def _stop_kwargs(self) -> dict:
+        stop = self.tokenizer.convert_tokens_to_ids("###")
+        if stop is not None and stop != self.tokenizer.unk_token_id:
+            return {"eos_token_id": stop, "pad_token_id": self.pad_id}
+        return {"stop_strings": ["###"], "tokenizer": self.tokenizer, "pad_token_id": self.pad_id}
+
+    def _cut_at_stop(self, ids: list[int]) -> list[int]:
+        """Generated ids before the stop marker (the marker and any padding after it dropped)."""
+        stop = self.tokenizer.convert_tokens_to_ids("###")
+        return ids[:ids.index(stop)] if stop in ids else ids
+
+    @contextmanager
+    def _attention_mode(self, need_weights: bool) -> Iterator[None]:
+        """Eager attention only while attention weights are wanted: sdpa silently returns none."""
+        if not need_weights:
+            yield
+            return
+        previous = self.lm.config._attn_implementation
+        self.lm.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            self.lm.set_attn_implementation(previous)
+
+
+class _CallbackStreamer:
+    """Minimal transformers streamer: decodes the growing answer and hands it to a callback."""
+
+    def __init__(self, tokenizer, callback: Callable[[str], None]):
+        self.tokenizer, self.callback, self.ids, self.first = tokenizer, callback, [], True
+
+    def put(self, value: torch.Tensor) -> None:
+        if self.first:  # generate() first hands over the prompt (empty with inputs_embeds)
+            self.first = False
+            if value.numel() == 0 or value.dim() > 1:
+                return
+        self.ids += value.flatten().tolist()
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        self.callback(text.split("###")[0].strip())
+
+    def end(self) -> None:
+        pass

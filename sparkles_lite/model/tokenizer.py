@@ -1,0 +1,68 @@
+"""The lite LM's tokenizer: a byte-level BPE trained by the project on the lite world's text.
+
+Byte-level so any text round-trips exactly (a student can type anything); trained until every
+lite word is one token, so the tiny LM spends no capacity on spelling. Digits are split one by
+one, so `IMAGE#804` is `IMAGE`, `#`, `8`, `0`, `4` and unseen ids still tokenize.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+BOS, SEP, PAD = "<s>", "###", "<pad>"
+IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN = "<Img>", "</Img>", "<ImageHere>"
+SPECIAL_TOKENS = [PAD, BOS, SEP, IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN]
+
+# Vicuna-v0 style, as in MiniGPT-4 and SparklesChat: ###Human: {q}###Assistant: {a}###
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'user' %}###Human: {{ message['content'] }}"
+    "{% else %}###Assistant: {% generation %}{{ message['content'] }}###{% endgeneration %}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}###Assistant: {% endif %}"
+)
+
+
+def train_lite_tokenizer(texts: list[str], vocab_size: int = 2000) -> PreTrainedTokenizerFast:
+    """Train on the given texts; the vocabulary stops growing once every word is one token."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=1, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer)
+    return wrap_tokenizer(tok)
+
+
+def wrap_tokenizer(tok: Tokenizer) -> PreTrainedTokenizerFast:
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=SEP, pad_token=PAD,
+                                   additional_special_tokens=[IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN],
+                                   clean_up_tokenization_spaces=False)
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def lite_corpus(n_examples: int = 4000, seed: int = 12345) -> list[str]:
+    """Text covering every lite word: all task formats, with images as slot words and as placeholders."""
+    from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
+
+    gen = LiteGenerator(seed)
+    tasks = ["dialogue", "select", "count", "more", "common", "describe", "caption", "bison", "nlvr2"]
+    texts = ["0 1 2 3 4 5 6 7 8 9", "###Human: ###Assistant: "]
+    for i in range(n_examples):
+        ex = gen.example(tasks[i % len(tasks)])
+        for view in (ex.messages, text_only(ex.messages, ex.scenes)):
+            texts.append(" ".join(m.content for m in view))
+    return texts
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    tok = PreTrainedTokenizerFast.from_pretrained(str(path))
+    if tok.chat_template is None:
+        tok.chat_template = CHAT_TEMPLATE
+    return tok
