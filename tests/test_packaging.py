@@ -1,0 +1,138 @@
+"""pyproject.toml, environment.yml, the Makefile and the README name the same dependencies.
+
+environment.yml is read with a tiny line parser (its shape is fixed: a `pip:` list under
+`dependencies:`), so this test needs no YAML library.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def split_requirement(req: str) -> tuple[str, str]:
+    """'transformers>=4.46' -> ('transformers', '>=4.46'); extras and markers are not used here."""
+    m = _NAME.match(req)
+    assert m, f"cannot read requirement {req!r}"
+    return canonical(m.group(1)), req[m.end():].strip()
+
+
+@pytest.fixture(scope="module")
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+@pytest.fixture(scope="module")
+def runtime(pyproject) -> dict[str, str]:
+    return dict(split_requirement(r) for r in pyproject["project"]["dependencies"])
+
+
+@pytest.fixture(scope="module")
+def dev(pyproject) -> dict[str, str]:
+    return dict(split_requirement(r) for r in pyproject["project"]["optional-dependencies"]["dev"])
+
+
+def parse_environment(text: str) -> dict:
+    """name, conda dependencies and the pip list of environment.yml, read line by line."""
+    env: dict = {"name": None, "conda": [], "pip": []}
+    section = None
+    for raw in text.splitlines():
+        line = raw.split(" #")[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        stripped = line.strip()
+        if indent == 0:
+            key, _, value = stripped.partition(":")
+            section = key
+            if key == "name":
+                env["name"] = value.strip()
+            continue
+        if section != "dependencies":
+            continue
+        if stripped == "- pip:":
+            env["_pip_indent"] = indent
+            continue
+        if stripped.startswith("- "):
+            item = stripped[2:].strip()
+            if "_pip_indent" in env and indent > env["_pip_indent"]:
+                env["pip"].append(item)
+            else:
+                env["conda"].append(item)
+    env.pop("_pip_indent", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def environment() -> dict:
+    return parse_environment((ROOT / "environment.yml").read_text())
+
+
+def makefile_torch_pin() -> str:
+    m = re.search(r"^TORCH_VERSION\s*\?=\s*(\S+)", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert m, "Makefile must set TORCH_VERSION ?= <version>"
+    return m.group(1)
+
+
+def test_environment_yml_shape(environment):
+    assert environment["name"] == "sparkles-lite"
+    assert "pip" in environment["conda"]
+    assert any(re.fullmatch(r"python=3\.\d+", d) for d in environment["conda"]), environment["conda"]
+    assert "-e .[dev]" in environment["pip"], "environment.yml must install the project itself: -e .[dev]"
+
+
+def test_environment_python_satisfies_requires_python(pyproject, environment):
+    from packaging.specifiers import SpecifierSet
+
+    python = next(d for d in environment["conda"] if d.startswith("python="))
+    version = python.split("=", 1)[1]
+    assert version in SpecifierSet(pyproject["project"]["requires-python"])
+
+
+def test_environment_yml_matches_pyproject(runtime, dev, environment):
+    pip = dict(split_requirement(r) for r in environment["pip"] if not r.startswith("-"))
+    assert set(pip) == set(runtime) | set(dev), (
+        f"only in environment.yml: {sorted(set(pip) - set(runtime) - set(dev))}; "
+        f"only in pyproject.toml: {sorted(set(runtime) | set(dev) - set(pip))}")
+    for name, spec in {**runtime, **dev}.items():
+        if name == "torch":
+            continue  # pinned exactly in environment.yml; checked against pyproject below
+        assert pip[name] == spec, f"{name}: environment.yml says {pip[name]!r}, pyproject.toml {spec!r}"
+
+
+def test_torch_pin_agrees_everywhere(runtime, environment):
+    from packaging.specifiers import SpecifierSet
+
+    pin = makefile_torch_pin()
+    env_torch = next(r for r in environment["pip"] if split_requirement(r)[0] == "torch")
+    assert env_torch == f"torch=={pin}", f"environment.yml has {env_torch!r}, the Makefile torch=={pin}"
+    assert pin in SpecifierSet(runtime["torch"]), f"torch=={pin} violates pyproject's torch{runtime['torch']}"
+    assert f"torch=={pin}" in (ROOT / "README.md").read_text(), "README must name the torch pin"
+
+
+def readme_list(label: str) -> set[str]:
+    text = (ROOT / "README.md").read_text()
+    m = re.search(rf"^- {label}:(.*)$", text, re.MULTILINE)
+    assert m, f"README.md needs a '- {label}: `pkg`, ...' line under Dependencies"
+    return {canonical(n) for n in re.findall(r"`([^`]+)`", m.group(1))}
+
+
+def test_readme_lists_the_dependencies(runtime, dev):
+    assert readme_list("Runtime") == set(runtime)
+    assert readme_list("Dev") == set(dev)
+
+
+def test_parser_reads_nested_pip_list():
+    env = parse_environment("name: x\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n"
+                            "      # comment\n      - torch==1.0  # why\n      - -e .[dev]\n")
+    assert env == {"name": "x", "conda": ["python=3.11", "pip"], "pip": ["torch==1.0", "-e .[dev]"]}
