@@ -101,7 +101,7 @@ def test_nlvr2_bad_label_names_item(tmp_path):
 def test_malformed_json_names_line_and_column(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text('[\n {"dialogue": [}\n]')
-    with pytest.raises(DataFormatError, match=r"bad.json: malformed JSON at line 2, column 15"):
+    with pytest.raises(DataFormatError, match=r"bad.json: malformed JSON at line 2, column 16"):
         load_json(p)
 
 
