@@ -106,3 +106,15 @@ def test_resume_skips_done_ids(tmp_path):
     assert summary.skipped == 1 and summary.accepted == 2 and len(requests) == 2
     assert [d.meta["generation_id"] for d in load_dialogues(tmp_path / "out.jsonl")] == \
            ["llm-0-00000", "llm-0-00001", "llm-0-00002"]
+
+
+def test_cli_llm_generate_with_template_server(tmp_path, capsys):
+    from pathlib import Path
+
+    from sparkles_lite.cli import main
+    photos = Path(__file__).resolve().parent.parent / "data_samples" / "photos"
+    with FakeLLMServer() as srv:  # default: template_reply over the prompt's candidates
+        rc = main(["data", "llm-generate", "--pool", str(photos / "dialogues.json"), "--out", str(tmp_path / "g.jsonl"),
+                   "--n-dialogues", "3", "--base-url", srv.base_url, "--model", "fake"])
+    assert rc == 0 and capsys.readouterr().out.startswith("accepted 3, rejected 0")
+    assert validate_file(tmp_path / "g.jsonl", image_root=photos).ok
