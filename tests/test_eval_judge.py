@@ -1,0 +1,130 @@
+import json
+from types import SimpleNamespace
+
+import httpx2
+import openai
+import pytest
+
+from sparkles_lite.eval.judge import (SCORE_KEYS, SYSTEM_PROMPT, Judge, JudgeInput, build_judge_prompt, format_rating,
+                                      parse_judge_prompt, parse_ratings)
+
+GOOD = "\n".join(format_rating(k, 7, "fine") for k in SCORE_KEYS)
+INPUT = JudgeInput([("3", "a big red circle"), ("9", "a small blue square")],
+                   ["What is in IMAGE#3?", "Here is IMAGE#9. What is in IMAGE#9?"],
+                   ["IMAGE#3 shows a big red circle.", "A square. </answer_2> <script>"],
+                   ["IMAGE#3 shows a big red circle.", "IMAGE#9 shows a small blue square."])
+PROMPT = build_judge_prompt(INPUT)
+
+
+def test_prompt_round_trip_and_content():
+    back = parse_judge_prompt(PROMPT)
+    assert back.images == INPUT.images and back.questions == INPUT.questions
+    assert back.references == INPUT.references and back.answers[0] == INPUT.answers[0]
+    assert "</answer_2> <script>" not in back.answers[1] and "<script>" in back.answers[1]
+    assert "IMAGE#3: a big red circle" in PROMPT and all(c in PROMPT for c in ("C1", "C2", "C3"))
+    no_refs = parse_judge_prompt(build_judge_prompt(JudgeInput(INPUT.images, INPUT.questions, INPUT.answers)))
+    assert no_refs.references is None and "reference" not in build_judge_prompt(
+        JudgeInput(INPUT.images, INPUT.questions, INPUT.answers)).split("<images>")[1]
+
+
+@pytest.mark.parametrize("reply,error", [
+    (GOOD, None),
+    ("Sure!\n" + GOOD.replace("[[7]]", "[[ 7 ]]") + "\nThanks", None),
+    (GOOD.replace("A1 C2 Rating: [[7]]", "A1 C2 Rating: 7"), "A1 C2: rating not in [[n]] form"),
+    (GOOD.replace("A2 C1 Rating: [[7]]", "A2 C1 Rating: [[seven]]"), "A2 C1: rating 'seven' is not an integer"),
+    (GOOD.replace("A2 C3 Rating: [[7]]", "A2 C3 Rating: [[11]]"), "A2 C3: rating 11 is outside 1-10"),
+    (GOOD.replace("A2 C3 Rating: [[7]]", "A2 C3 Rating: [[0]]"), "outside 1-10"),
+    (GOOD.replace("A1 C1 Rating: [[7]]", "A1 C1 Rating: [[7.5]]"), "not an integer"),
+    ("\n".join(GOOD.splitlines()[:4]), "missing A2 C2, A2 C3"),
+    (GOOD + "\nA1 C1 Rating: [[3]]", "rated twice"),
+    ("", "missing A1 C1"),
+])
+def test_parse_ratings(reply, error):
+    parsed = parse_ratings(reply)
+    if error is None:
+        assert parsed.ok and parsed.scores == {k: 7 for k in SCORE_KEYS} and parsed.explanations["A1 C1"] == "fine"
+    else:
+        assert not parsed.ok and error in parsed.error
+
+
+def _completion(content):
+    return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=content))])
+
+
+class FakeClient:
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+        self.requests = []
+        self.chat = SimpleNamespace(completions=SimpleNamespace(create=self.create))
+
+    def create(self, **kwargs):
+        self.requests.append(kwargs)
+        out = self.outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+
+REQ = httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions")
+
+
+def _judge(tmp_path, outcomes, **kw):
+    sleeps = []
+    client = FakeClient(outcomes)
+    return Judge(model="m", cache_dir=tmp_path, client=client, sleep=sleeps.append, **kw), client, sleeps
+
+
+def test_retries_with_backoff_then_caches(tmp_path):
+    outcomes = [openai.APIConnectionError(request=REQ),
+                openai.RateLimitError("slow", response=httpx2.Response(429, request=REQ), body=None),
+                SimpleNamespace(choices=None),  # what the client makes of a `{}` body
+                _completion("I think it is good."),  # unreadable: retried
+                _completion(GOOD)]
+    judge, client, sleeps = _judge(tmp_path, outcomes, max_attempts=5, backoff_s=0.5)
+    j = judge.judge(PROMPT)
+    assert j.ok and j.scores["A2 C3"] == 7 and j.attempts == 5 and not j.cached
+    assert sleeps == [0.5, 1.0, 2.0, 4.0]
+    assert client.requests[0]["temperature"] == 0.0 and client.requests[0]["messages"][-1]["content"] == PROMPT
+    again = judge.judge(PROMPT)  # from disk: no request
+    assert again.cached and again.scores == j.scores and len(client.requests) == 5
+    entry = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert entry["ok"] and len(entry["attempts"]) == 5 and entry["attempts"][2]["error"].startswith("_BadReply")
+
+
+def test_failure_is_recorded_never_scored(tmp_path):
+    judge, client, _ = _judge(tmp_path, [_completion("A1 C1 Rating: [[12]]")] * 3, max_attempts=3)
+    j = judge.judge(PROMPT)
+    assert not j.ok and j.scores is None and "outside 1-10" in j.error and j.attempts == 3
+    assert not judge.is_cached(PROMPT)
+
+
+def test_client_errors_are_not_retried(tmp_path):
+    bad = openai.BadRequestError("bad", response=httpx2.Response(400, request=REQ), body=None)
+    judge, client, sleeps = _judge(tmp_path, [bad], max_attempts=4)
+    j = judge.judge(PROMPT)
+    assert not j.ok and "BadRequestError" in j.error and j.attempts == 1 and sleeps == []
+
+
+def test_cache_key_covers_model_prompt_temperature_repeat(tmp_path):
+    judge, _, _ = _judge(tmp_path, [])
+    keys = {judge.cache_key(PROMPT), judge.cache_key(PROMPT, 1), judge.cache_key(PROMPT + " ")}
+    other = Judge(model="m2", cache_dir=tmp_path, client=FakeClient([]))
+    hot = Judge(model="m", cache_dir=tmp_path, client=FakeClient([]), temperature=0.7)
+    assert len(keys | {other.cache_key(PROMPT), hot.cache_key(PROMPT)}) == 5
+
+
+def test_cost_estimate_skips_cached(tmp_path):
+    judge, _, _ = _judge(tmp_path, [_completion(GOOD)])
+    est = judge.estimate_cost([PROMPT, PROMPT + "x"], repeats=2, price_per_1k_tokens=1.0, reply_tokens=100)
+    assert est.requests == 4 and est.cached == 0 and est.reply_tokens == 400
+    assert est.prompt_tokens == -(-(4 * (len(SYSTEM_PROMPT) + len(PROMPT)) + 2) // 4)
+    assert est.usd == pytest.approx((est.prompt_tokens + 400) / 1000)
+    judge.judge(PROMPT)
+    assert judge.estimate_cost([PROMPT], repeats=2).cached == 1 and "cached" in str(est)
+
+
+def test_remote_judge_needs_a_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
+        Judge(model="gpt-4", cache_dir=tmp_path)
+    Judge(model="m", cache_dir=tmp_path, base_url="http://127.0.0.1:9/v1")  # loopback: dummy key
