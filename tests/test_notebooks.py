@@ -17,8 +17,8 @@ Per notebook (ids are file names; `pytest -m "not notebooks"` skips them all, `-
   - or, for a checked cell that also holds the line ``# SMOKE_DEPENDENT``, the papermill SMOKE run's
     outputs (a determinism check only).
 
-Decision on nbval re-execution (measured on 00_tour, 2-core CPU, idle machine): papermill SMOKE run
-~2.5 s, nbval re-execution ~3-4 s, i.e. nbval roughly doubles a notebook's cost. ``--nbval-lax`` on a
+Decision on nbval re-execution (measured on 00_tour, 2-core CPU): papermill SMOKE run ~2.5 s, nbval
+re-execution ~2-3 s with its pytest start-up, the whole test 5-6 s: nbval roughly doubles a notebook's cost. ``--nbval-lax`` on a
 notebook without checked cells only re-checks "no cell raises", which papermill already proved, so
 nbval runs only on notebooks that have ``# NBVAL_CHECK_OUTPUT`` cells. With every SMOKE run under a
 minute, 11 notebooks stay well inside the 15-minute ``make test`` budget even if all are checked.
@@ -44,6 +44,7 @@ CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 SMOKE_DEPENDENT_MARK = "# SMOKE_DEPENDENT"
 SMOKE_PARAMETERS = {"SMOKE": True}
 NBVAL_MODE = os.environ.get("SPARKLES_NBVAL", "marked")  # marked | all | none
+CELL_TIMEOUT_S = 240  # a SMOKE cell stuck this long is a bug; fail before CI's budget goes
 
 NOTEBOOKS = rn.discover()
 pytestmark = pytest.mark.notebooks
@@ -108,7 +109,7 @@ def test_notebook_runs(path: Path, tmp_path: Path, kernel: str):
 
     executed_path = tmp_path / path.name
     try:
-        rn.execute(path, executed_path, SMOKE_PARAMETERS, kernel, cwd=tmp_path)
+        rn.execute(path, executed_path, SMOKE_PARAMETERS, kernel, cwd=tmp_path, timeout=CELL_TIMEOUT_S)
     except PapermillExecutionError as exc:
         pytest.fail(f"{path.name}: cell [{exc.exec_count}] raised {exc.ename}: {exc.evalue}\n"
                     f"executed copy: {executed_path}", pytrace=False)
