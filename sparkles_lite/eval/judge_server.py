@@ -143,7 +143,8 @@ def base_url(server: JudgeHTTPServer) -> str:
 def start_judge_server(port: int = 0, host: str = "127.0.0.1") -> tuple[JudgeHTTPServer, str]:
     """Serve in a background thread; returns (server, base_url). Call `server.close()` when done."""
     server = make_server(host, port)
-    server.thread = threading.Thread(target=server.serve_forever, name="judge-server", daemon=True)
+    server.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                     name="judge-server", daemon=True)
     server.thread.start()
     return server, base_url(server)
 
