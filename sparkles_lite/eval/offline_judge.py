@@ -85,21 +85,29 @@ def score_dialogue(x: JudgeInput) -> dict[str, tuple[int, str]]:
             scenes[image_id] = world.parse_description(caption)
         except ValueError as e:
             raise ValueError(f"IMAGE#{image_id}: the offline judge needs lite-world captions ({e})") from e
-    asked = [_ids(q) for q in x.questions]
-    available = [set(asked[0]), set(asked[0]) | set(asked[1])]
+    available = [set(_ids(x.questions[0])), set(_ids(x.questions[0])) | set(_ids(x.questions[1]))]
+    asked = [_asked(q) for q in x.questions]
     answers = [read_answer(a, asked[t], scenes) for t, a in enumerate(x.answers)]
     refs = [read_answer(r, asked[t], scenes) for t, r in enumerate(x.references)] if x.references else None
     out: dict[str, tuple[int, str]] = {}
     for t in (0, 1):
         ans, ref = answers[t], refs[t] if refs else None
         out[f"A{t + 1} C1"] = _c1(ans, ref, scenes)
-        out[f"A{t + 1} C2"] = _c2(ans, ref, available[t], asked[0] if t else None, answers[0] if t else None, scenes)
+        out[f"A{t + 1} C2"] = _c2(ans, ref, available[t],
+                                   sorted(available[0]) if t else None, answers[0] if t else None, scenes)
         out[f"A{t + 1} C3"] = _c3(ans, ref, asked[t])
     return {k: out[k] for k in SCORE_KEYS}
 
 
 def _ids(text: str) -> list[str]:
     return list(dict.fromkeys(_IMAGE.findall(text)))
+
+
+def _asked(question: str) -> list[str]:
+    """The images a question is about: those its last image-naming sentence names ("Here are
+    IMAGE#1 and IMAGE#2. What is in IMAGE#2?" asks about IMAGE#2 only)."""
+    naming = [s for s in _SENTENCE.split(question.strip()) if _IMAGE.search(s)]
+    return _ids(naming[-1]) if naming else []
 
 
 def read_answer(text: str, asked: list[str], scenes: dict[str, Counter]) -> Content:
@@ -162,8 +170,8 @@ def _truth_in(f: Fact, counters: list[Counter]) -> float:
                  if (f.size in (None, t.size)) and (f.colour in (None, t.colour)) and (f.shape in (None, t.shape)))
     if f.n == 0:
         return float(actual == 0)
-    if f.article and not f.full():
-        return float(actual >= 1)  # "a red circle": there is one
+    if f.article:
+        return float(actual >= 1)  # "has a red circle": there is one
     if actual == f.n:
         return 1.0
     return 0.5 if actual >= 1 and f.full() else 0.0
