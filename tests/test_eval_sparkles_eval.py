@@ -7,7 +7,7 @@ from PIL import Image
 from sparkles_lite.data.schema import ASSISTANT, USER, Dialogue, ImageRef, Message, placeholder_ids
 from sparkles_lite.eval.judge import Judge
 from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
-from sparkles_lite.eval.sparkles_eval import RESULTS, SUMMARY, run_sparkles_eval
+from sparkles_lite.eval.sparkles_eval import RESULTS, SUMMARY, estimate_judge_cost, run_sparkles_eval
 
 CAPTIONS = {"3": "a big red circle and two small blue squares", "7": "a small green triangle",
             "9": "a big red circle and a big yellow diamond"}
@@ -97,3 +97,12 @@ def test_failed_judgment_is_counted_not_scored(tmp_path):
     assert summary["n_failed"] == 1 and summary["n_judged"] == 0 and summary["A1"] is None
     record = json.loads((tmp_path / RESULTS).read_text())
     assert record["failed"] and record["scores"] is None and "missing" in record["judgments"][0]["error"]
+
+
+def test_cost_estimate_before_and_after_a_run(tmp_path, judge_url):
+    judge = Judge(model=MODEL_ID, cache_dir=tmp_path / "cache", base_url=judge_url)
+    before = estimate_judge_cost(DIALOGUES, judge, repeats=3, price_per_1k_tokens=0.01)
+    assert before.requests == 6 and before.cached == 0 and before.usd > 0
+    run_sparkles_eval(DIALOGUES, Model(), judge, tmp_path, image_lookup=lookup)
+    after = estimate_judge_cost(DIALOGUES, judge, repeats=3)
+    assert after.cached == 2 and after.requests == 4  # the model answered like the references

@@ -15,7 +15,8 @@ from typing import Any
 from PIL import Image
 
 from sparkles_lite.data.schema import ASSISTANT, USER, Dialogue, Message, insert_placeholders, strip_placeholders
-from sparkles_lite.eval.judge import ANSWERS, CRITERIA, SCORE_KEYS, Judge, JudgeInput, build_judge_prompt
+from sparkles_lite.eval.judge import (ANSWERS, CRITERIA, SCORE_KEYS, CostEstimate, Judge, JudgeInput,
+                                      build_judge_prompt)
 from sparkles_lite.eval.protocols import AnswerFn, JsonlLog, call_answer, write_json
 from sparkles_lite.eval.stats import mean_ci
 
@@ -40,6 +41,20 @@ def split_turns(dialogue: Dialogue) -> tuple[list[Message], list[str | None]]:
             refs.append(nxt.content if nxt is not None and nxt.role == ASSISTANT else None)
     users = [Message(USER, insert_placeholders(m.content, [r.image_id for r in m.images]), m.images) for m in users]
     return users, refs
+
+
+def estimate_judge_cost(dialogues: Iterable[Dialogue], judge: Judge, *, repeats: int = 1,
+                        price_per_1k_tokens: float = 0.03) -> CostEstimate:
+    """Judge cost before a run, with the reference answers standing in for the model's (the
+    prompts differ only there); requests already cached are free and counted apart."""
+    prompts = []
+    for d in dialogues:
+        users, refs = split_turns(d)
+        answers = [r or "" for r in refs]
+        prompts.append(build_judge_prompt(JudgeInput([(r.image_id, r.caption) for r in d.images],
+                                                     [strip_placeholders(u.content) for u in users], answers,
+                                                     answers if all(refs) else None)))
+    return judge.estimate_cost(prompts, repeats=repeats, price_per_1k_tokens=price_per_1k_tokens)
 
 
 def run_sparkles_eval(dialogues: Iterable[Dialogue], answer_fn: AnswerFn, judge: Judge, out_dir: str | Path, *,
