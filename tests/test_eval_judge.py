@@ -30,6 +30,7 @@ def test_prompt_round_trip_and_content():
 @pytest.mark.parametrize("reply,error", [
     (GOOD, None),
     ("Sure!\n" + GOOD.replace("[[7]]", "[[ 7 ]]") + "\nThanks", None),
+    (GOOD.replace("Rating:", "**Rating:**").replace("A1 C1", "- **A1 C1"), None),
     (GOOD.replace("A1 C2 Rating: [[7]]", "A1 C2 Rating: 7"), "A1 C2: rating not in [[n]] form"),
     (GOOD.replace("A2 C1 Rating: [[7]]", "A2 C1 Rating: [[seven]]"), "A2 C1: rating 'seven' is not an integer"),
     (GOOD.replace("A2 C3 Rating: [[7]]", "A2 C3 Rating: [[11]]"), "A2 C3: rating 11 is outside 1-10"),

@@ -43,7 +43,7 @@ ANSWERS = ("A1", "A2")
 SCORE_KEYS: tuple[str, ...] = tuple(f"{a} {c}" for a in ANSWERS for c in CRITERIA)
 SYSTEM_PROMPT = "You are a careful, impartial judge of answers about images. Follow the rating format exactly."
 _TAGS = ("images", "question_1", "reference_answer_1", "answer_1", "question_2", "reference_answer_2", "answer_2")
-_RATING_LINE = re.compile(r"^\W*A\s*([12])\s*C\s*([123])\b\W*rating\s*:?(.*)$", re.IGNORECASE)
+_RATING_LINE = re.compile(r"^\W*A\s*([12])\s*C\s*([123])\b\W*rating[\s:*]*(.*)$", re.IGNORECASE)
 _WELL_FORMED = re.compile(r"^\s*\[\[\s*([^\[\]]*?)\s*\]\]\s*(.*)$")
 
 
@@ -222,13 +222,13 @@ class Judge:
     model: str
     cache_dir: str | Path
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     temperature: float = 0.0
     max_attempts: int = 4
     backoff_s: float = 1.0
     max_tokens: int = 400
     timeout_s: float = 120.0
-    client: Any = None
+    client: Any = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     def __post_init__(self) -> None:

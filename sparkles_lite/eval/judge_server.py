@@ -66,6 +66,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as e:  # also json.JSONDecodeError
             self._error(400, str(e))
             return
+        except Exception as e:  # a judge bug: answer with a JSON error, never a dropped connection
+            self._error(500, f"{type(e).__name__}: {e}", "server_error")
+            return
         self._send(200, _completion(request, prompt, reply))
 
 
