@@ -23,6 +23,7 @@ from sparkles_lite.data.schema import IMAGE_TOKEN, Message
 from sparkles_lite.model.assembly import Assembled, Batch, assemble, collate
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.projection import build_projection
+from sparkles_lite.model.text_lm import answer_text, stop_kwargs
 from sparkles_lite.model.vision import HFVisionTower, LiteViT, load_state_strict
 
 CONFIG_FILE, WEIGHTS_FILE = "sparkles_config.json", "trainable.safetensors"
@@ -72,7 +73,7 @@ class SparklesChat(nn.Module):
         if config.lm.kind == "lite":
             lm_dir = config.lm.path or (assets.LITE_LM if load_backbones else None)
             if lm_dir:
-                tokenizer, lm = load_tokenizer(lm_dir), load_lm(str(lm_dir), torch_dtype=torch.float32)
+                tokenizer, lm = load_tokenizer(lm_dir), load_lm(str(lm_dir), dtype=torch.float32)
             else:
                 tokenizer = train_lite_tokenizer(lite_corpus(300))
                 lm = build_lite_lm(config.lm, vocab_size=len(tokenizer))
@@ -83,6 +84,9 @@ class SparklesChat(nn.Module):
             tokenizer, lm = AutoTokenizer.from_pretrained(config.lm.path), load_lm(config.lm.path)
         else:
             raise ValueError(f"unknown lm kind {config.lm.kind!r}")
+        if config.lora.enabled:
+            from sparkles_lite.model.lora import add_lora
+            add_lora(lm, config.lora)
         torch.manual_seed(seed)
         return cls(config, vision, lm, tokenizer)
 
@@ -127,8 +131,8 @@ class SparklesChat(nn.Module):
         """Only pooling (if configured) and the projection train; vision tower and LM are frozen."""
         for p in self.vision.parameters():
             p.requires_grad_(not self.config.vision.frozen)
-        for p in self.lm.parameters():
-            p.requires_grad_(False)
+        for name, p in self.lm.named_parameters():
+            p.requires_grad_("lora_" in name)
         for p in self.pooling.parameters():
             p.requires_grad_(self.config.pooling.trainable)
         for p in self.projection.parameters():
@@ -216,12 +220,12 @@ class SparklesChat(nn.Module):
         with self._attention_mode(output_attentions):
             out = self.lm.generate(inputs_embeds=self.embed(batch, tokens), attention_mask=batch.attention_mask,
                                    output_attentions=output_attentions, return_dict_in_generate=True,
-                                   streamer=streamer, **self._stop_kwargs(), **kwargs)
-        ids = self._cut_at_stop(out.sequences[0].tolist())
+                                   streamer=streamer, **stop_kwargs(self.tokenizer, self.pad_id), **kwargs)
+        ids = out.sequences[0].tolist()
         attentions = None
         if output_attentions:
             attentions = tuple(tuple(layer[0].float().cpu() for layer in step) for step in out.attentions)
-        return Generated(self.decode(ids), ids, prompt, attentions)
+        return Generated(answer_text(self.tokenizer, ids), ids, prompt, attentions)
 
     @torch.no_grad()
     def generate_batch(self, conversations: list[tuple[list[Message], list[Image.Image]]],
@@ -236,23 +240,8 @@ class SparklesChat(nn.Module):
         else:
             tokens = torch.cat([t for t in image_tokens if t.shape[0]], dim=0)
         out = self.lm.generate(inputs_embeds=self.embed(batch, tokens), attention_mask=batch.attention_mask,
-                               max_new_tokens=max_new_tokens, do_sample=False, **self._stop_kwargs())
-        return [self.decode(self._cut_at_stop(row.tolist())) for row in out]
-
-    def decode(self, ids: list[int]) -> str:
-        """Answer text; a multi-token `###` (real tokenizers) is cut here."""
-        return self.tokenizer.decode(ids, skip_special_tokens=True).split("###")[0].strip()
-
-    def _stop_kwargs(self) -> dict:
-        stop = self.tokenizer.convert_tokens_to_ids("###")
-        if stop is not None and stop != self.tokenizer.unk_token_id:
-            return {"eos_token_id": stop, "pad_token_id": self.pad_id}
-        return {"stop_strings": ["###"], "tokenizer": self.tokenizer, "pad_token_id": self.pad_id}
-
-    def _cut_at_stop(self, ids: list[int]) -> list[int]:
-        """Generated ids before the stop marker (the marker and any padding after it dropped)."""
-        stop = self.tokenizer.convert_tokens_to_ids("###")
-        return ids[:ids.index(stop)] if stop in ids else ids
+                               max_new_tokens=max_new_tokens, do_sample=False, **stop_kwargs(self.tokenizer, self.pad_id))
+        return [answer_text(self.tokenizer, row.tolist()) for row in out]
 
     @contextmanager
     def _attention_mode(self, need_weights: bool) -> Iterator[None]:

@@ -1,0 +1,280 @@
+"""Stage 1 (MiniGPT-4) and stage 2 (SparklesChat): `python -m sparkles_lite train --stage 1|2`.
+
+Only the projection (and the pooling queries) train; vision tower and LM stay frozen. Stage 1
+learns from single-image captions, stage 2 from multi-image 2-turn dialogues with 1-4 images per
+turn. BISON- and NLVR2-style prompts never appear here: they are held-out evaluations.
+
+Speed, as a reader of the loop can see: frozen vision features are computed once per image and
+cached; batches are grouped by length and padded only to their longest member; bf16 autocast on
+GPUs that have it (fp16 + GradScaler otherwise); gradient accumulation; `torchrun
+--nproc-per-node N` averages gradients across processes (gloo on CPU, nccl on GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+from PIL import Image
+from tqdm.auto import tqdm
+
+from sparkles_lite import world
+from sparkles_lite.data.lite_tasks import LiteExample, LiteGenerator
+from sparkles_lite.data.schema import Message
+from sparkles_lite.model.assembly import Assembled, collate
+from sparkles_lite.model.lora import add_lora
+from sparkles_lite.model.sparkles_chat import SparklesChat
+from sparkles_lite.train import common
+
+STAGE2_MIXTURE = {"dialogue": 0.7, "select": 0.1, "count": 0.05, "more": 0.05, "common": 0.05, "describe": 0.05}
+TRAIN_SEEDS = {1: 101, 2: 202}   # evaluation uses sparkles_lite.eval.lite_eval.EVAL_SEED
+VALIDATION_SEED = 303
+
+
+@dataclass
+class TrainItem:
+    """A conversation to learn from and the keys of its images, in placeholder order."""
+
+    messages: list[Message]
+    image_keys: list
+
+
+def lite_items(stage: int, n: int, seed: int) -> tuple[list[TrainItem], Callable[[object], Image.Image]]:
+    """Stage 1: captions; stage 2: dialogues and multi-image questions. Keys index the scenes."""
+    gen = LiteGenerator(seed)
+    if stage == 1:
+        examples = [gen.caption() for _ in range(n)]
+    else:
+        tasks, weights = zip(*STAGE2_MIXTURE.items())
+        examples = [gen.example(t) for t in gen.rng.choices(tasks, weights, k=n)]
+    scenes: dict[tuple[int, str], world.Scene] = {}
+    items = []
+    for i, ex in enumerate(examples):
+        for image_id in ex.image_ids:
+            scenes[(i, image_id)] = ex.scenes[image_id]
+        items.append(TrainItem(ex.messages, [(i, image_id) for image_id in ex.image_ids]))
+    return items, lambda key: world.render(scenes[key])
+
+
+def file_items(path: str, image_root: str) -> tuple[list[TrainItem], Callable[[object], Image.Image]]:
+    """Real SparklesDialogue files: every assistant turn supervised, images from the image root."""
+    from sparkles_lite.data.images import ImageFolder
+    from sparkles_lite.data.io import load_dialogues
+
+    folder = ImageFolder(image_root)
+    items = [TrainItem(d.messages, [r.image_id for m in d.messages for r in m.images]) for d in load_dialogues(path)]
+    return items, folder.load
+
+
+class FeatureCache:
+    """Frozen vision features, computed once per distinct image and kept on the device."""
+
+    def __init__(self, model: SparklesChat, keys: list, load: Callable, batch_size: int = 256, desc: str = ""):
+        self.row = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        chunks = []
+        ordered = list(self.row)
+        for start in tqdm(range(0, len(ordered), batch_size), desc=f"vision features {desc}", leave=False):
+            images = [load(k) for k in ordered[start:start + batch_size]]
+            with torch.no_grad(), common.autocast(model.device):
+                chunks.append(model.patch_features(model.preprocess(images)))
+        self.features = torch.cat(chunks) if chunks else None
+
+    def __call__(self, keys: list) -> torch.Tensor:
+        return self.features[[self.row[k] for k in keys]]
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random, group: int = 50) -> list[list[int]]:
+    """Shuffle, then sort within mega-batches of `group` batches: similar lengths share a batch
+    (little padding) while the order stays random."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    for start in range(0, len(order), batch_size * group):
+        chunk = sorted(order[start:start + batch_size * group], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def batch_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list], cache: FeatureCache) -> torch.Tensor:
+    batch = collate(assembled, model.pad_id).to(model.device)
+    flat = [k for ks in keys for k in ks]
+    with common.autocast(model.device):
+        tokens = model.image_tokens(cache(flat)) if flat else model.encode_images([])
+        return model(batch, tokens).loss
+
+
+@torch.no_grad()
+def heldout_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list], cache: FeatureCache,
+                 batch_size: int = 64) -> float:
+    was_training = model.training
+    model.eval()
+    losses = [batch_loss(model, assembled[i:i + batch_size], keys[i:i + batch_size], cache).item()
+              for i in range(0, len(assembled), batch_size)]
+    model.train(was_training)
+    return sum(losses) / len(losses)
+
+
+def select_accuracy(model: SparklesChat, n: int) -> float:
+    from sparkles_lite.eval.lite_eval import eval_examples, model_answerer, run_task
+
+    was_training = model.training
+    model.eval()
+    acc = run_task(model_answerer(model), eval_examples("select", n), batch_size=64)["accuracy"]
+    model.train(was_training)
+    return acc
+
+
+def finetune(args: argparse.Namespace) -> dict:
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if distributed else 0
+    world_size = dist.get_world_size() if distributed else 1
+    device = common.pick_device(args.device)
+    torch.manual_seed(args.seed)
+    model = SparklesChat.from_pretrained(args.init or args.preset)
+    if args.lora and not model.config.lora.enabled:
+        add_lora(model.lm, model.config.lora)
+        model.config.lora.enabled = True
+        model.freeze_backbones()
+    model.to(device).train()
+    counts = model.parameter_counts()
+    if rank == 0:
+        print(f"trainable parameters: {counts['trainable']:,} of {sum(v for k, v in counts.items() if k != 'trainable'):,}"
+              f" (vision {counts['vision']:,} frozen, LM {counts['lm']:,} frozen)", flush=True)
+
+    if args.data:
+        items, load = file_items(args.data, args.images)
+        val_items, val_load = items[:64], load
+    else:
+        items, load = lite_items(args.stage, args.n_train, TRAIN_SEEDS[args.stage] + args.seed)
+        val_items, val_load = lite_items(args.stage, 128, VALIDATION_SEED + args.stage)
+    assembled = [model.assemble(it.messages) for it in items]
+    keys = [it.image_keys for it in items]
+    cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train")
+    val_assembled = [model.assemble(it.messages) for it in val_items]
+    val_keys = [[("val", k) for k in it.image_keys] for it in val_items]
+    val_cache = FeatureCache(model, [k for ks in val_keys for k in ks], lambda k: val_load(k[1]), desc="val")
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    scaler = common.grad_scaler(device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    step, total = 0, args.max_steps
+    state = common.load_checkpoint(ckpt_path) if args.resume else None
+    if state:
+        model.load_state_dict(state["trainable"], strict=False)
+        opt.load_state_dict(state["optimizer"])
+        step, total = state["step"], state["total"]
+        print(f"resumed at step {step}/{total}")
+
+    before = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
+    if args.eval_n:
+        before["select_accuracy"] = select_accuracy(model, args.eval_n)
+    if rank == 0:
+        print(f"before: {before}", flush=True)
+
+    log = common.TrainLog(common.flops_per_token(sum(counts[k] for k in ("vision", "pooling", "projection", "lm")),
+                                                 counts["trainable"]), common.peak_flops(device))
+    budget = common.StepBudget(total, args.minutes)
+    rng = random.Random(args.seed * 7919 + step)
+    first, history, started = step, [], time.time()
+    bar = tqdm(total=total, initial=step, desc=f"stage {args.stage}", disable=args.quiet or rank != 0)
+    lengths = [len(a) for a in assembled]
+    while step < total and not budget.out_of_time():
+        for batch_ids in length_grouped_batches(lengths, args.batch_size * world_size, rng):
+            if step >= total or budget.out_of_time():
+                break
+            mine = batch_ids[rank::world_size]
+            micro = [mine[i::args.grad_accum] for i in range(args.grad_accum)]
+            lr = common.cosine_lr(step, total, args.lr, warmup=min(100, total // 10 + 1))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.zero_grad(set_to_none=True)
+            loss_value = 0.0
+            for part in micro:
+                if not part:
+                    continue
+                loss = batch_loss(model, [assembled[i] for i in part], [keys[i] for i in part], cache)
+                scaler.scale(loss / len(micro)).backward()
+                loss_value += loss.item() / len(micro)
+            if distributed:
+                for p in params:
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= world_size
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            bar.update(1)
+            log.add(len(mine), sum(lengths[i] for i in mine))
+            total = budget.total(step, first, total)
+            bar.total = total
+            if step % args.log_every == 0 and rank == 0:
+                row = log.emit(step, loss_value, lr)
+                history.append(row)
+                bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
+            if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
+                common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(),
+                                       optimizer=opt.state_dict(), step=step, total=total)
+    bar.close()
+    after = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
+    if args.eval_n:
+        after["select_accuracy"] = select_accuracy(model, args.eval_n)
+    result = {"stage": args.stage, "steps": step, "total_steps": total, "batch_size": args.batch_size,
+              "n_train": len(items), "minutes": round((time.time() - started) / 60, 2), "before": before,
+              "after": after, "trainable_parameters": counts["trainable"], "init": args.init or args.preset,
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "history": history}
+    if rank == 0:
+        print(f"after: {after}", flush=True)
+        common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(), optimizer=opt.state_dict(),
+                               step=step, total=total)
+        model.save_pretrained(out, extra={"training": {k: v for k, v in result.items() if k != "history"}})
+        (out / "train_metrics.json").write_text(json.dumps(result, indent=2))
+    if distributed:
+        dist.destroy_process_group()
+    return result
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="lite", help="lite, smol, qwen (backbones) when --init is not given")
+    p.add_argument("--init", default=None, help="start from a saved model (dir or name, e.g. minigpt4-lite)")
+    p.add_argument("--stage", type=int, choices=[1, 2], required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--data", default=None, help="SparklesDialogue JSON (real data); default: lite data")
+    p.add_argument("--images", default=None, help="image root for --data")
+    p.add_argument("--n-train", type=int, default=8000, help="lite examples to generate")
+    p.add_argument("--max-steps", type=int, default=1500)
+    p.add_argument("--minutes", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lora", action="store_true", help="also train LoRA adapters on the LM's attention")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-n", type=int, default=100, help="select-task items before/after (0 = skip)")
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--no-resume", dest="resume", action="store_false")
+    p.add_argument("--quiet", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    common.set_threads()
+    if args.data and not args.images:
+        raise SystemExit("--data needs --images DIR (where <image_id>.jpg/.png live)")
+    finetune(args)
+    return 0

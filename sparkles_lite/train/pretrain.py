@@ -1,0 +1,311 @@
+"""Pretrain the lite backbones: `python -m sparkles_lite pretrain --part vision|lm`.
+
+A frozen LM can only lend the reasoning it already has, so before any projection is trained the
+lite LM learns the lite tasks from text (scene words where images go), and the lite ViT learns
+to see the scene facts. Data is generated on the fly by worker processes, so a run never sees
+the same example twice; a killed run resumes from its last checkpoint with fresh data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from tqdm.auto import tqdm
+
+from sparkles_lite import world
+from sparkles_lite.config import PoolingConfig, preset
+from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
+from sparkles_lite.model.assembly import IGNORE, assemble, collate
+from sparkles_lite.model.language import build_lite_lm
+from sparkles_lite.model.pooling import QueryPooling
+from sparkles_lite.model.tokenizer import lite_corpus, load_tokenizer, train_lite_tokenizer
+from sparkles_lite.model.vision import LiteViT, images_to_tensor
+from sparkles_lite.train import common
+
+# LM pretraining mixture: every format the lite models are ever asked, BISON/NLVR2 included
+# (the text oracle must know them; stage 2 never trains on them).
+LM_MIXTURE = {"dialogue": 0.34, "select": 0.12, "count": 0.08, "more": 0.08, "common": 0.08,
+              "describe": 0.04, "caption": 0.06, "bison": 0.10, "nlvr2": 0.10}
+PROMPT_LOSS_WEIGHT = 0.25  # answers count fully; the rest of the text a little (learns the formats)
+ATTRIBUTE_VALUES = (("nothing",) + world.SIZES, ("nothing",) + tuple(world.COLOURS), ("nothing",) + world.SHAPES)
+
+
+# ---------------------------------------------------------------- data
+
+class _Stream(IterableDataset):
+    """Endless batches from a seeded generator; each worker and each resume gets its own seed."""
+
+    def __init__(self, make_batch, batch_size: int, seed: int):
+        self.make_batch, self.batch_size, self.seed = make_batch, batch_size, seed
+
+    def __iter__(self):
+        info = get_worker_info()
+        rng_seed = self.seed * 1000 + (info.id if info else 0)
+        gen = LiteGenerator(rng_seed)
+        while True:
+            yield self.make_batch(gen, self.batch_size)
+
+
+def scene_targets(scene: world.Scene) -> list[int]:
+    """Class index for each slot word: size, colour, shape at left, centre, right (0 = nothing)."""
+    words = world.slot_words(scene)
+    return [ATTRIBUTE_VALUES[i % 3].index(w) for i, w in enumerate(words)]
+
+
+def vision_batch(gen: LiteGenerator, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    scenes = [world.random_scene(gen.rng) for _ in range(batch_size)]
+    pixels = images_to_tensor([world.render(s) for s in scenes], 64)
+    return pixels, torch.tensor([scene_targets(s) for s in scenes])
+
+
+class _LMBatcher:
+    """Picklable batch maker for the LM stream (workers need to rebuild it)."""
+
+    def __init__(self, tokenizer_dir: str, max_length: int):
+        self.tokenizer_dir, self.max_length, self.tokenizer = tokenizer_dir, max_length, None
+
+    def __call__(self, gen: LiteGenerator, batch_size: int):
+        if self.tokenizer is None:
+            self.tokenizer = load_tokenizer(self.tokenizer_dir)
+        tasks, weights = zip(*LM_MIXTURE.items())
+        examples = [gen.example(t) for t in gen.rng.choices(tasks, weights, k=batch_size)]
+        assembled = [assemble(text_only(ex.messages, ex.scenes), self.tokenizer, 0, self.max_length)
+                     for ex in examples]
+        b = collate(assembled, self.tokenizer.pad_token_id)
+        return b.input_ids, b.attention_mask, b.labels
+
+
+class VisionProbe(nn.Module):
+    """Pretraining head: 9 queries read the patches, each classifies one slot word."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.pool = QueryPooling(PoolingConfig(num_tokens=world.SLOT_TOKENS_PER_IMAGE), dim)
+        self.heads = nn.ModuleList(nn.Linear(dim, len(ATTRIBUTE_VALUES[i % 3]))
+                                   for i in range(world.SLOT_TOKENS_PER_IMAGE))
+
+    def forward(self, patches: torch.Tensor) -> list[torch.Tensor]:
+        tokens = self.pool(patches)
+        return [head(tokens[:, i]) for i, head in enumerate(self.heads)]
+
+
+def lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, labels: torch.Tensor,
+            attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted next-token loss (answers 1, other text PROMPT_LOSS_WEIGHT) and the answer-only loss."""
+    logits, targets = logits[:, :-1].float(), input_ids[:, 1:]
+    is_answer = labels[:, 1:] != IGNORE
+    weights = torch.where(is_answer, 1.0, PROMPT_LOSS_WEIGHT) * attention_mask[:, 1:]
+    per_token = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                reduction="none").view_as(targets)
+    weighted = (per_token * weights).sum() / weights.sum()
+    answer_only = (per_token * is_answer).sum() / is_answer.sum().clamp(min=1)
+    return weighted, answer_only
+
+
+# ---------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def eval_vision(vit: LiteViT, probe: VisionProbe, device: torch.device, n: int = 512) -> dict:
+    """Exact-scene accuracy (all 9 slot words right) on held-out scenes."""
+    gen = LiteGenerator(999_999)
+    pixels, targets = vision_batch(gen, n)
+    with common.autocast(device):
+        logits = probe(vit(pixels.to(device)))
+    pred = torch.stack([lg.argmax(-1) for lg in logits], dim=1).cpu()
+    return {"scene_exact": (pred == targets).all(1).float().mean().item(),
+            "slot_word_accuracy": (pred == targets).float().mean().item()}
+
+
+@torch.no_grad()
+def eval_lm_oracle(lm, tokenizer, n: int = 100, tasks: tuple[str, ...] | None = None) -> dict:
+    """Text-oracle accuracy per task: the LM reading true scene words."""
+    from sparkles_lite.eval.lite_eval import EVAL_TASKS, evaluate, oracle_answerer
+    from sparkles_lite.model.text_lm import generate_text_batch
+
+    answerer = oracle_answerer(lambda convs: generate_text_batch(lm, tokenizer, convs))
+    results = evaluate(answerer, tasks or EVAL_TASKS, n=n, batch_size=128)
+    return {t: round(r["accuracy"], 4) for t, r in results.items()}
+
+
+# ---------------------------------------------------------------- loops
+
+def pretrain_vision(args: argparse.Namespace, device: torch.device) -> dict:
+    cfg = preset("lite").vision
+    out = Path(args.out)
+    vit, probe = LiteViT(cfg).to(device), VisionProbe(cfg.dim).to(device)
+    params = list(vit.parameters()) + list(probe.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr or 1e-3, weight_decay=0.05)
+
+    def forward_loss(batch):
+        pixels, targets = (t.to(device, non_blocking=True) for t in batch)
+        with common.autocast(device):
+            logits = probe(vit(pixels))
+        loss = sum(F.cross_entropy(lg.float(), targets[:, i]) for i, lg in enumerate(logits)) / len(logits)
+        return loss, pixels.shape[0], pixels.shape[0] * vit.grid ** 2
+
+    def evaluate_now():
+        vit.eval(), probe.eval()
+        m = eval_vision(vit, probe, device)
+        vit.train(), probe.train()
+        return m
+
+    def export():
+        vit.save_pretrained(out / "vision")
+
+    n_params = sum(p.numel() for p in params)
+    return _loop(args, device, {"vit": vit, "probe": probe}, opt, params, vision_batch, forward_loss,
+                 evaluate_now, export, common.flops_per_token(n_params, n_params))
+
+
+def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
+    cfg = preset("lite").lm
+    out = Path(args.out)
+    tok_dir = out / "lm"
+    if not (tok_dir / "tokenizer.json").exists():
+        tokenizer = train_lite_tokenizer(lite_corpus())
+        tokenizer.save_pretrained(str(tok_dir))
+    tokenizer = load_tokenizer(tok_dir)
+    lm = build_lite_lm(cfg, vocab_size=len(tokenizer)).to(device)
+    lm.train()
+    params = list(lm.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr or 2e-3, betas=(0.9, 0.95), weight_decay=0.1)
+
+    def forward_loss(batch):
+        input_ids, attention_mask, labels = (t.to(device, non_blocking=True) for t in batch)
+        with common.autocast(device):
+            logits = lm(input_ids=input_ids, attention_mask=attention_mask).logits
+        loss, _ = lm_loss(logits, input_ids, labels, attention_mask)
+        return loss, input_ids.shape[0], int(attention_mask.sum())
+
+    def evaluate_now():
+        lm.eval()
+        m = eval_lm_oracle(lm, tokenizer, n=args.eval_n)
+        lm.train()
+        return m
+
+    def export():
+        lm.to(torch.float16).save_pretrained(str(out / "lm"))
+        lm.float()
+        tokenizer.save_pretrained(str(out / "lm"))
+
+    n_params = sum(p.numel() for p in params)
+    return _loop(args, device, {"lm": lm}, opt, params, _LMBatcher(str(tok_dir), preset("lite").max_length),
+                 forward_loss, evaluate_now, export, common.flops_per_token(n_params, n_params))
+
+
+def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, forward_loss, evaluate_now,
+          export, flops_per_token: float) -> dict:
+    """The shared loop: resume, step budget, log, periodic eval and checkpoint, export at the end."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / f"checkpoint-{args.part}.pt"
+    state = common.load_checkpoint(ckpt_path) if args.resume else None
+    step, total = 0, args.max_steps
+    if state:
+        for name, m in modules.items():
+            m.load_state_dict(state["modules"][name])
+        opt.load_state_dict(state["optimizer"])
+        step, total = state["step"], state["total"]
+        print(f"resumed {args.part} pretraining at step {step}/{total}")
+    if step >= total:
+        print(f"{args.part}: already trained ({step}/{total} steps); exporting")
+        export()
+        return state.get("metrics", {})
+    loader = DataLoader(_Stream(make_batch, args.batch_size, seed=args.seed + step), batch_size=None,
+                        num_workers=args.workers, pin_memory=device.type == "cuda",
+                        persistent_workers=False, prefetch_factor=4 if args.workers else None)
+    scaler = common.grad_scaler(device)
+    log = common.TrainLog(flops_per_token, common.peak_flops(device))
+    budget = common.StepBudget(total, args.minutes)
+    first, metrics, started = step, {}, time.time()
+    history_path = out / f"history-{args.part}.jsonl"
+
+    def checkpoint():
+        common.save_checkpoint(ckpt_path, modules={n: m.state_dict() for n, m in modules.items()},
+                               optimizer=opt.state_dict(), step=step, total=total, metrics=metrics)
+
+    bar = tqdm(total=total, initial=step, desc=f"pretrain {args.part}", disable=args.quiet)
+    for batch in loader:
+        if step >= total or budget.out_of_time():
+            break
+        lr = common.cosine_lr(step, total, opt.defaults["lr"], warmup=min(200, total // 10 + 1))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss, samples, tokens = forward_loss(batch)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        scaler.step(opt)
+        scaler.update()
+        step += 1
+        bar.update(1)
+        log.add(samples, tokens)
+        total = budget.total(step, first, total)
+        bar.total = total
+        if step % args.log_every == 0:
+            row = log.emit(step, loss.item(), lr)
+            with history_path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
+        if args.eval_every and step % args.eval_every == 0 and step < total:
+            metrics = evaluate_now()
+            print(f"step {step}: {metrics}", flush=True)
+        if args.checkpoint_every and step % args.checkpoint_every == 0:
+            checkpoint()
+    bar.close()
+    metrics = evaluate_now()
+    metrics.update(steps=step, total_steps=total, minutes=round((time.time() - started) / 60, 2),
+                   batch_size=args.batch_size, device=str(torch.cuda.get_device_name(device)
+                                                          if device.type == "cuda" else "cpu"))
+    if step < total:
+        print(f"{args.part}: stopped at step {step}/{total} (time budget); rerun to continue")
+    checkpoint()
+    export()
+    (out / f"metrics-{args.part}.json").write_text(json.dumps(metrics, indent=2))
+    print(f"{args.part} pretraining: {json.dumps(metrics)}", flush=True)
+    return metrics
+
+
+# ---------------------------------------------------------------- CLI
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--part", choices=["vision", "lm"], required=True)
+    p.add_argument("--out", default="runs/pretrain", help="run folder (checkpoints, exported weights)")
+    p.add_argument("--max-steps", type=int, default=None, help="default: 3000 (vision), 6000 (lm)")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this long (resume continues)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 256 (vision), 512 (lm)")
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=2, help="data-generating processes")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=0)
+    p.add_argument("--eval-n", type=int, default=100)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--no-resume", dest="resume", action="store_false")
+    p.add_argument("--quiet", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    common.set_threads()
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    device = common.pick_device(args.device)
+    if args.part == "vision":
+        args.max_steps = args.max_steps or 3000
+        args.batch_size = args.batch_size or 256
+        pretrain_vision(args, device)
+    else:
+        args.max_steps = args.max_steps or 6000
+        args.batch_size = args.batch_size or 512
+        pretrain_lm(args, device)
+    return 0
