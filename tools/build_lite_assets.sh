@@ -11,6 +11,8 @@ SCALE=${SCALE:-1}              # multiply every time budget
 WORKERS=${WORKERS:-14}
 N_EVAL=${N_EVAL:-400}
 SMALL=${SMALL:-0}              # 1 = a seconds-long rehearsal of the whole script (tiny steps)
+SKIP_VISION=${SKIP_VISION:-0} # 1 = keep the vision tower already in the assets
+LM_INIT=${LM_INIT:-}           # a saved LM directory to continue pretraining from
 PACK=${1:-}
 A=sparkles_lite/assets/lite
 R=runs/build-assets
@@ -21,9 +23,9 @@ if [ "$SMALL" = 1 ]; then
   S1="--max-steps 10 --n-train 200 --batch-size 16 --eval-n 16"; S2="$S1"; N_EVAL=16
 else
   V="--max-steps 4000 --batch-size 256 --minutes $(m 0.8)"
-  L="--max-steps 8000 --batch-size 512 --minutes $(m 4.0) --eval-n 100"
-  S1="--max-steps 2000 --n-train 20000 --batch-size 128 --minutes $(m 0.7) --eval-n 200"
-  S2="--max-steps 2000 --n-train 20000 --batch-size 128 --minutes $(m 0.9) --eval-n 200"
+  L="--max-steps 20000 --batch-size 256 --lr 0.0015 --minutes $(m 4.0) --eval-n 100"
+  S1="--max-steps 2000 --n-train 20000 --batch-size 128 --minutes $(m 0.45) --eval-n 100"
+  S2="--max-steps 3000 --n-train 20000 --batch-size 128 --minutes $(m 0.9) --eval-n 100"
 fi
 pack() {
   [ -n "$PACK" ] || return 0
@@ -32,17 +34,23 @@ pack() {
   ls -la "$PACK"
 }
 set -x
-$PY -m sparkles_lite pretrain --part vision --out "$R" --workers "$WORKERS" --log-every 100 --quiet $V \
-  && rm -rf "$A/vision" && cp -r "$R/vision" "$A/vision" || exit 1
-pack
+if [ "$SKIP_VISION" != 1 ]; then
+  $PY -m sparkles_lite pretrain --part vision --out "$R" --workers "$WORKERS" --log-every 100 --quiet $V \
+    && rm -rf "$A/vision" && cp -r "$R/vision" "$A/vision" || exit 1
+  pack
+fi
+if [ -n "$LM_INIT" ]; then rm -rf "$R/lm-init" && cp -r "$LM_INIT" "$R/lm-init"; L="$L --init $R/lm-init --no-resume"; fi
 $PY -m sparkles_lite pretrain --part lm --out "$R" --workers "$WORKERS" --log-every 100 --quiet $L \
   && rm -rf "$A/lm" && cp -r "$R/lm" "$A/lm" || exit 1
 pack
-$PY -m sparkles_lite train --stage 1 --out "$A/minigpt4-lite" --quiet $S1 || exit 1
+$PY -m sparkles_lite train --stage 1 --out "$A/minigpt4-lite" --quiet --no-resume $S1 || exit 1
 pack
-$PY -m sparkles_lite train --stage 2 --init "$A/minigpt4-lite" --out "$A/sparkleschat-lite" --quiet $S2 || exit 1
+$PY -m sparkles_lite train --stage 2 --init "$A/minigpt4-lite" --out "$A/sparkleschat-lite" --quiet --no-resume $S2 || exit 1
 pack
-$PY -m sparkles_lite train --stage 1 --init "$A/minigpt4-lite" --out "$A/control-lite" --seed 1 --quiet $S2 || exit 1
+# the control: as many extra steps as stage 2 took, on captions only
+S2_STEPS=$($PY -c "import json; print(json.load(open('$A/sparkleschat-lite/train_metrics.json'))['steps'])")
+$PY -m sparkles_lite train --stage 1 --init "$A/minigpt4-lite" --out "$A/control-lite" --seed 1 --quiet $S2 \
+  --max-steps "$S2_STEPS" --no-resume || exit 1
 pack
 $PY -m sparkles_lite.eval.table --n "$N_EVAL" --batch-size 200 --out "$A/results.json"
 rm -f "$A"/*/checkpoint.pt

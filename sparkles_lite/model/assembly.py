@@ -57,8 +57,8 @@ def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
         else:
             raise AssemblyError(f"message {i}: unknown role {m.role!r}; expected 'user' or 'assistant'")
         spans.append((start, len(text), i))
-    if add_generation_prompt:
-        text += "###Assistant: "
+    if add_generation_prompt:  # no trailing space: it belongs to the answer's first token ('ĠThe')
+        text += "###Assistant:"
     return text, supervised, spans
 
 

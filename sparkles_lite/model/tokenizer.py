@@ -21,7 +21,7 @@ CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}"
     "{% if message['role'] == 'user' %}###Human: {{ message['content'] }}"
     "{% else %}###Assistant: {% generation %}{{ message['content'] }}###{% endgeneration %}"
-    "{% endif %}{% endfor %}{% if add_generation_prompt %}###Assistant: {% endif %}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}###Assistant:{% endif %}"
 )
 
 

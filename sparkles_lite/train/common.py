@@ -35,11 +35,12 @@ def grad_scaler(device: torch.device) -> torch.amp.GradScaler:
     return torch.amp.GradScaler("cuda", enabled=enabled)
 
 
-def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+def cosine_lr(progress: float, base: float, warmup: float = 0.05) -> float:
+    """Warm up linearly, then cosine down to 10% of `base`; `progress` runs from 0 to 1."""
+    if progress < warmup:
+        return base * (progress + 1e-3) / warmup
+    t = min(1.0, (progress - warmup) / (1 - warmup))
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 def peak_flops(device: torch.device) -> float:
@@ -89,31 +90,25 @@ class TrainLog:
 
 @dataclass
 class StepBudget:
-    """How many steps to run: `max_steps`, shortened to fit `minutes` once the speed is known.
-
-    Speed is measured over steps 5-25 of this run, after data workers and kernels have warmed up,
-    so start-up cost does not shrink the schedule.
-    """
+    """Train for `max_steps` or `minutes`, whichever ends first. Progress (which drives the
+    learning-rate schedule) is the larger of the two fractions, so a time-limited run still
+    completes its schedule however fast the data arrives."""
 
     max_steps: int
     minutes: float | None
+    start_step: int = 0
     _start: float = field(default_factory=time.perf_counter)
-    _probe_start: float | None = None
 
-    def total(self, step: int, first_step: int, current_total: int) -> int:
+    def progress(self, step: int) -> float:
+        by_steps = step / max(1, self.max_steps)
         if self.minutes is None:
-            return current_total
-        if step - first_step == 5:
-            self._probe_start = time.perf_counter()
-        if step - first_step != 25 or self._probe_start is None:
-            return current_total
-        now = time.perf_counter()
-        per_step = (now - self._probe_start) / 20
-        remaining = self.minutes * 60 - (now - self._start)
-        return max(step + 1, min(current_total, step + int(remaining / per_step)))
+            return by_steps
+        by_time = (self.start_step / max(1, self.max_steps)
+                   + (time.perf_counter() - self._start) / (self.minutes * 60))
+        return min(1.0, max(by_steps, by_time))
 
-    def out_of_time(self) -> bool:
-        return self.minutes is not None and time.perf_counter() - self._start > self.minutes * 60 * 1.05
+    def done(self, step: int) -> bool:
+        return step >= self.max_steps or self.progress(step) >= 1.0
 
 
 def save_checkpoint(path: Path, **state) -> None:

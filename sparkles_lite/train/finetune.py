@@ -77,11 +77,13 @@ def file_items(path: str, image_root: str) -> tuple[list[TrainItem], Callable[[o
 class FeatureCache:
     """Frozen vision features, computed once per distinct image and kept on the device."""
 
-    def __init__(self, model: SparklesChat, keys: list, load: Callable, batch_size: int = 256, desc: str = ""):
+    def __init__(self, model: SparklesChat, keys: list, load: Callable, batch_size: int = 256, desc: str = "",
+                 quiet: bool = False):
         self.row = {k: i for i, k in enumerate(dict.fromkeys(keys))}
         chunks = []
         ordered = list(self.row)
-        for start in tqdm(range(0, len(ordered), batch_size), desc=f"vision features {desc}", leave=False):
+        for start in tqdm(range(0, len(ordered), batch_size), desc=f"vision features {desc}", leave=False,
+                          disable=quiet):
             images = [load(k) for k in ordered[start:start + batch_size]]
             with torch.no_grad(), common.autocast(model.device):
                 chunks.append(model.patch_features(model.preprocess(images)))
@@ -160,10 +162,11 @@ def finetune(args: argparse.Namespace) -> dict:
         val_items, val_load = lite_items(args.stage, 128, VALIDATION_SEED + args.stage)
     assembled = [model.assemble(it.messages) for it in items]
     keys = [it.image_keys for it in items]
-    cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train")
+    cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train", quiet=args.quiet)
     val_assembled = [model.assemble(it.messages) for it in val_items]
     val_keys = [[("val", k) for k in it.image_keys] for it in val_items]
-    val_cache = FeatureCache(model, [k for ks in val_keys for k in ks], lambda k: val_load(k[1]), desc="val")
+    val_cache = FeatureCache(model, [k for ks in val_keys for k in ks], lambda k: val_load(k[1]), desc="val",
+                             quiet=args.quiet)
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
@@ -176,7 +179,7 @@ def finetune(args: argparse.Namespace) -> dict:
     if state:
         model.load_state_dict(state["trainable"], strict=False)
         opt.load_state_dict(state["optimizer"])
-        step, total = state["step"], state["total"]
+        step = state["step"]
         print(f"resumed at step {step}/{total}")
 
     before = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
@@ -187,18 +190,18 @@ def finetune(args: argparse.Namespace) -> dict:
 
     log = common.TrainLog(common.flops_per_token(sum(counts[k] for k in ("vision", "pooling", "projection", "lm")),
                                                  counts["trainable"]), common.peak_flops(device))
-    budget = common.StepBudget(total, args.minutes)
+    budget = common.StepBudget(total, args.minutes, start_step=step)
     rng = random.Random(args.seed * 7919 + step)
-    first, history, started = step, [], time.time()
+    history, started = [], time.time()
     bar = tqdm(total=total, initial=step, desc=f"stage {args.stage}", disable=args.quiet or rank != 0)
     lengths = [len(a) for a in assembled]
-    while step < total and not budget.out_of_time():
+    while not budget.done(step):
         for batch_ids in length_grouped_batches(lengths, args.batch_size * world_size, rng):
-            if step >= total or budget.out_of_time():
+            if budget.done(step):
                 break
             mine = batch_ids[rank::world_size]
             micro = [mine[i::args.grad_accum] for i in range(args.grad_accum)]
-            lr = common.cosine_lr(step, total, args.lr, warmup=min(100, total // 10 + 1))
+            lr = common.cosine_lr(budget.progress(step), args.lr)
             for g in opt.param_groups:
                 g["lr"] = lr
             opt.zero_grad(set_to_none=True)
@@ -221,8 +224,6 @@ def finetune(args: argparse.Namespace) -> dict:
             step += 1
             bar.update(1)
             log.add(len(mine), sum(lengths[i] for i in mine))
-            total = budget.total(step, first, total)
-            bar.total = total
             if step % args.log_every == 0 and rank == 0:
                 row = log.emit(step, loss_value, lr)
                 history.append(row)

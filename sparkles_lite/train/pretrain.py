@@ -24,7 +24,7 @@ from sparkles_lite import world
 from sparkles_lite.config import PoolingConfig, preset
 from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
 from sparkles_lite.model.assembly import IGNORE, assemble, collate
-from sparkles_lite.model.language import build_lite_lm
+from sparkles_lite.model.language import build_lite_lm, load_lm
 from sparkles_lite.model.pooling import QueryPooling
 from sparkles_lite.model.tokenizer import lite_corpus, load_tokenizer, train_lite_tokenizer
 from sparkles_lite.model.vision import LiteViT, images_to_tensor
@@ -169,11 +169,16 @@ def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
     cfg = preset("lite").lm
     out = Path(args.out)
     tok_dir = out / "lm"
-    if not (tok_dir / "tokenizer.json").exists():
+    if args.init:  # continue from saved weights (e.g. the shipped LM) with a fresh optimizer
+        load_tokenizer(args.init).save_pretrained(str(tok_dir))
+    elif not (tok_dir / "tokenizer.json").exists():
         tokenizer = train_lite_tokenizer(lite_corpus())
         tokenizer.save_pretrained(str(tok_dir))
     tokenizer = load_tokenizer(tok_dir)
-    lm = build_lite_lm(cfg, vocab_size=len(tokenizer)).to(device)
+    if args.init:
+        lm = load_lm(args.init, dtype=torch.float32).to(device)
+    else:
+        lm = build_lite_lm(cfg, vocab_size=len(tokenizer)).to(device)
     lm.train()
     params = list(lm.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr or 2e-3, betas=(0.9, 0.95), weight_decay=0.1)
@@ -213,7 +218,7 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
         for name, m in modules.items():
             m.load_state_dict(state["modules"][name])
         opt.load_state_dict(state["optimizer"])
-        step, total = state["step"], state["total"]
+        step = state["step"]
         print(f"resumed {args.part} pretraining at step {step}/{total}")
     if step >= total:
         print(f"{args.part}: already trained ({step}/{total} steps); exporting")
@@ -224,8 +229,8 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
     scaler = common.grad_scaler(device)
     log = common.TrainLog(flops_per_token, common.peak_flops(device))
-    budget = common.StepBudget(total, args.minutes)
-    first, metrics, started = step, {}, time.time()
+    budget = common.StepBudget(total, args.minutes, start_step=step)
+    metrics, started = {}, time.time()
     history_path = out / f"history-{args.part}.jsonl"
 
     def checkpoint():
@@ -234,9 +239,9 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
 
     bar = tqdm(total=total, initial=step, desc=f"pretrain {args.part}", disable=args.quiet)
     for batch in loader:
-        if step >= total or budget.out_of_time():
+        if budget.done(step):
             break
-        lr = common.cosine_lr(step, total, opt.defaults["lr"], warmup=min(200, total // 10 + 1))
+        lr = common.cosine_lr(budget.progress(step), opt.defaults["lr"])
         for g in opt.param_groups:
             g["lr"] = lr
         loss, samples, tokens = forward_loss(batch)
@@ -249,8 +254,6 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
         step += 1
         bar.update(1)
         log.add(samples, tokens)
-        total = budget.total(step, first, total)
-        bar.total = total
         if step % args.log_every == 0:
             row = log.emit(step, loss.item(), lr)
             with history_path.open("a") as f:
@@ -267,7 +270,7 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
                    batch_size=args.batch_size, device=str(torch.cuda.get_device_name(device)
                                                           if device.type == "cuda" else "cpu"))
     if step < total:
-        print(f"{args.part}: stopped at step {step}/{total} (time budget); rerun to continue")
+        print(f"{args.part}: time budget reached at step {step} (max {total}); rerun to continue")
     checkpoint()
     export()
     (out / f"metrics-{args.part}.json").write_text(json.dumps(metrics, indent=2))
@@ -284,6 +287,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--minutes", type=float, default=None, help="stop after this long (resume continues)")
     p.add_argument("--batch-size", type=int, default=None, help="default: 256 (vision), 512 (lm)")
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--init", default=None, help="lm: start from saved weights (a directory) instead of random")
     p.add_argument("--device", default="auto")
     p.add_argument("--workers", type=int, default=2, help="data-generating processes")
     p.add_argument("--seed", type=int, default=1)
