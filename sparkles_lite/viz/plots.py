@@ -1,0 +1,167 @@
+"""Matplotlib figures for attention across images (data from `sparkles_lite.viz.attention`).
+
+Every function returns the `Figure` and draws nothing else, so notebooks end the line with `;`
+and tests can call them headless (Agg backend).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from sparkles_lite.viz.attention import AttentionSummary, patch_attention
+
+
+def _label(layer: int | None, head: int | None) -> str:
+    return (f"layer {layer}" if layer is not None else "mean of layers") + ", " + \
+        (f"head {head}" if head is not None else "mean of heads")
+
+
+def _rows(summary: AttentionSummary, layer, head, by_words: bool, images_only: bool):
+    if by_words:
+        names, values = summary.by_words(layer, head)
+    else:
+        names, values = [t.strip() or repr(t) for t in summary.tokens], summary.select(layer, head)
+    columns = summary.columns
+    if images_only:
+        total = values[:, :-1].sum(axis=1, keepdims=True)
+        values = np.divide(values[:, :-1], total, out=np.zeros_like(values[:, :-1]), where=total > 0)
+        columns = summary.image_labels
+    return names, values, columns
+
+
+def draw_heatmap(ax, summary: AttentionSummary, layer: int | None = None, head: int | None = None,
+                 by_words: bool = True, images_only: bool = False, annotate: bool = True,
+                 vmax: float | None = None, title: str | None = None):
+    """Words (or tokens) × (IMAGE#1..n, text) on one axis; returns the image for a colour bar."""
+    names, values, columns = _rows(summary, layer, head, by_words, images_only)
+    im = ax.imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=vmax or max(values.max(), 1e-6))
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    if annotate and values.size <= 400:
+        top = values.max() if values.size else 1
+        for (r, c), v in np.ndenumerate(values):
+            ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                    color="black" if v > 0.6 * top else "white")
+    ax.set_title(title or _label(layer, head), fontsize=9)
+    return im
+
+
+def attention_heatmap(summary: AttentionSummary, layer: int | None = None, head: int | None = None,
+                      by_words: bool = True, images_only: bool = False, title: str | None = None) -> Figure:
+    """One heatmap: rows are the answer's words (or tokens), columns each image and text; a cell is
+    the share of that word's attention on that column (`images_only`: normalised over images)."""
+    names, _, columns = _rows(summary, layer, head, by_words, images_only)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(columns), 0.8 + 0.32 * len(names)))
+    im = draw_heatmap(ax, summary, layer, head, by_words, images_only)
+    fig.colorbar(im, ax=ax, fraction=0.05, label="attention share")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def layer_head_grid(summary: AttentionSummary, word: int | None = None, images_only: bool = True) -> Figure:
+    """layers × heads panels of image shares in one figure: for one word (index into `words()`),
+    a small bar chart per panel is hard to read, so each panel is that word's row as a colour strip;
+    with `word=None` each panel is the full words × images heatmap of that layer and head."""
+    n_l, n_h = summary.n_layers, summary.n_heads
+    if word is None:
+        fig, axes = plt.subplots(n_l, n_h, figsize=(1.7 * n_h + 1, 1.1 + 0.22 * len(summary.words()) * n_l),
+                                 sharex=True, sharey=True, squeeze=False)
+        for l in range(n_l):
+            for h in range(n_h):
+                ax = axes[l, h]
+                draw_heatmap(ax, summary, l, h, images_only=images_only, annotate=False, vmax=1.0,
+                             title=f"L{l} H{h}")
+                if h:
+                    ax.tick_params(labelleft=False)
+        fig.suptitle("share of image attention per layer (rows) and head (columns); dark 0 → yellow 1"
+                     if images_only else "attention share per layer and head", fontsize=10)
+        fig.tight_layout()
+        return fig
+    names, idx = zip(*summary.words())
+    grid = np.stack([np.stack([_rows_for(summary, l, h, list(idx[word]), images_only) for h in range(n_h)])
+                     for l in range(n_l)])  # [L, H, columns]
+    columns = summary.image_labels if images_only else summary.columns
+    fig, axes = plt.subplots(1, len(columns), figsize=(2.3 * len(columns) + 1, 0.5 + 0.35 * n_l), squeeze=False)
+    for c, name in enumerate(columns):
+        ax = axes[0, c]
+        im = ax.imshow(grid[:, :, c], vmin=0, vmax=1, cmap="viridis")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("head", fontsize=8)
+        ax.set_xticks(range(n_h))
+        ax.set_yticks(range(n_l))
+        if c == 0:
+            ax.set_ylabel("layer", fontsize=8)
+    fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03)
+    fig.suptitle(f"word {names[word]!r}: share of its image attention, per layer and head", fontsize=10)
+    return fig
+
+
+def _rows_for(summary, layer, head, tokens, images_only):
+    row = summary.select(layer, head)[tokens].mean(axis=0)
+    if images_only:
+        total = row[:-1].sum()
+        return row[:-1] / total if total > 0 else np.zeros_like(row[:-1])
+    return row
+
+
+def patch_overlay(summary: AttentionSummary, model, images, word: int, layer: int | None = None,
+                  head: int | None = None, pooling: np.ndarray | None = None, alpha: float = 0.55) -> Figure:
+    """Each image with the patch heatmap of one answer word (index into `summary.words()`) on top;
+    one colour scale for all images, titles give the word's attention mass on each image."""
+    names, idx = zip(*summary.words())
+    heat = patch_attention(summary, model, images, list(idx[word]), layer, head, pooling)
+    vmax = max(float(heat.max()), 1e-9)
+    fig, axes = plt.subplots(1, len(images), figsize=(2.6 * len(images) + 0.6, 3.0), squeeze=False)
+    for i, (ax, img) in enumerate(zip(axes[0], images)):
+        w, h = img.size
+        ax.imshow(img, extent=(0, w, h, 0))
+        im = ax.imshow(heat[i], cmap="inferno", alpha=alpha, vmin=0, vmax=vmax, extent=(0, w, h, 0),
+                       interpolation="nearest")
+        ax.set_title(f"{summary.image_labels[i]}\nmass {heat[i].sum():.3f}", fontsize=9)
+        ax.axis("off")
+    fig.colorbar(im, ax=axes[0].tolist(), fraction=0.025, label="attention (rolled out to patches)")
+    fig.suptitle(f"word {names[word]!r}, {_label(layer, head)}", fontsize=10)
+    return fig
+
+
+def compare_heatmaps(summaries: dict[str, AttentionSummary], layer: int | None = None, head: int | None = None,
+                     images_only: bool = True) -> Figure:
+    """Side by side, one heatmap per model (e.g. MiniGPT-4-lite vs SparklesChat-lite), one colour scale."""
+    n = len(summaries)
+    height = max(len(s.words()) for s in summaries.values())
+    width = max(len(s.columns) for s in summaries.values())
+    fig, axes = plt.subplots(1, n, figsize=(n * (2.4 + 1.0 * width), 1.2 + 0.32 * height), squeeze=False)
+    for ax, (name, s) in zip(axes[0], summaries.items()):
+        im = draw_heatmap(ax, s, layer, head, images_only=images_only, vmax=1.0 if images_only else None,
+                          title=name)
+    fig.colorbar(im, ax=axes[0].tolist(), fraction=0.03,
+                 label="share of image attention" if images_only else "attention share")
+    fig.suptitle(_label(layer, head), fontsize=10)
+    return fig
+
+
+def compare_stats(stats: dict[str, object]) -> Figure:
+    """Bars per model: attention of id tokens on the named image vs chance; and per layer."""
+    names = list(stats)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2))
+    x = np.arange(len(names))
+    ax0.bar(x - 0.18, [stats[n].on_named for n in names], 0.36, label="on the named image", color="#e08a00")
+    ax0.bar(x + 0.18, [stats[n].chance for n in names], 0.36, label="chance (1 / images)", color="#bbbbbb")
+    ax0.set_xticks(x, names)
+    ax0.set_ylim(0, 1)
+    ax0.set_ylabel("share of image attention")
+    ax0.legend(fontsize=8)
+    ax0.set_title("tokens spelling IMAGE#k: attention on image k", fontsize=9)
+    for n in names:
+        if stats[n].per_layer_on_named:
+            ax1.plot(stats[n].per_layer_on_named, marker="o", label=n)
+    ax1.set_xlabel("layer")
+    ax1.set_ylim(0, 1)
+    ax1.set_title("per layer (mean of heads)", fontsize=9)
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
