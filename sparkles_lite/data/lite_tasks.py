@@ -397,3 +397,5 @@ def text_only(messages: list[Message], scenes: dict[str, Scene]) -> list[Message
             content = content.replace(IMAGE_BLOCK, f"<Img> {words} </Img>", 1)
         out.append(Message(m.role, content, []))
     return out
+
+from sparkles_lite.data.lite_files import write_lite_dataset  # noqa: E402
