@@ -252,7 +252,8 @@ def answer_turns(model, example, max_new_tokens: int = 32):
         ids = [ref.image_id for m in history for ref in m.images]
         images = [world.render(example.scenes[i]) for i in ids]
         gen = model.generate(history, images, max_new_tokens=max_new_tokens, output_attentions=True)
-        summary = image_attention(gen, model, [f"IMAGE#{i}" for i in ids])
+        labels = [f"IMAGE#{i}" for i in ids][len(ids) - gen.prompt.n_images:]  # turns dropped for length
+        summary = image_attention(gen, model, labels)
         yield gen, summary
         history.append(Message(ASSISTANT, gen.text))
 
