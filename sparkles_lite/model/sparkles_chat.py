@@ -208,9 +208,7 @@ class SparklesChat(nn.Module):
         """Answer the conversation (ending with a user message). `images` in placeholder order.
         `on_text` receives the growing answer as it streams."""
         prompt = self.assemble(messages, add_generation_prompt=True)
-        if prompt.n_images != len(images):
-            raise ValueError(f"the conversation has {prompt.n_images} image placeholders but "
-                             f"{len(images)} images were given")
+        images = list(images)[_dropped_images(messages, prompt, len(images)):]
         batch = collate([prompt], self.pad_id).to(self.device)
         tokens = self.encode_images(images)
         kwargs = dict(max_new_tokens=max_new_tokens, do_sample=do_sample, use_cache=use_cache)
@@ -234,11 +232,15 @@ class SparklesChat(nn.Module):
         `image_tokens` (one [n_i, K, D] tensor per conversation) skips the vision tower."""
         prompts = [self.assemble(m, add_generation_prompt=True) for m, _ in conversations]
         batch = collate(prompts, self.pad_id, padding_side="left").to(self.device)
+        # Turns dropped for length take their images with them: skip those images' tokens.
         if image_tokens is None:
-            flat = [img for _, imgs in conversations for img in imgs]
+            skip = [_dropped_images(m, p, len(imgs)) for (m, imgs), p in zip(conversations, prompts)]
+            flat = [img for (_, imgs), k in zip(conversations, skip) for img in imgs[k:]]
             tokens = self.encode_images(flat)
         else:
-            tokens = torch.cat([t for t in image_tokens if t.shape[0]], dim=0)
+            skip = [_dropped_images(m, p, t.shape[0]) for (m, _), p, t in zip(conversations, prompts, image_tokens)]
+            kept = [t[k:] for t, k in zip(image_tokens, skip) if t.shape[0] > k]
+            tokens = torch.cat(kept, dim=0) if kept else self.encode_images([])
         out = self.lm.generate(inputs_embeds=self.embed(batch, tokens), attention_mask=batch.attention_mask,
                                max_new_tokens=max_new_tokens, do_sample=False, **stop_kwargs(self.tokenizer, self.pad_id))
         return [answer_text(self.tokenizer, row.tolist()) for row in out]
@@ -255,6 +257,16 @@ class SparklesChat(nn.Module):
             yield
         finally:
             self.lm.set_attn_implementation(previous)
+
+
+def _dropped_images(messages: list[Message], prompt: Assembled, n_given: int) -> int:
+    """How many of the conversation's images (placeholder order) went with the turns `assemble`
+    dropped for length; checks first that one image was given per placeholder."""
+    n_placeholders = sum(m.content.count(IMAGE_TOKEN) for m in messages)
+    if n_given != n_placeholders:
+        raise ValueError(f"the conversation has {n_placeholders} image placeholders but "
+                         f"{n_given} images were given")
+    return sum(m.content.count(IMAGE_TOKEN) for m in messages[:len(prompt.dropped_messages)])
 
 
 class _CallbackStreamer:
