@@ -63,6 +63,7 @@ def lite_corpus(n_examples: int = 4000, seed: int = 12345) -> list[str]:
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     tok = PreTrainedTokenizerFast.from_pretrained(str(path))
-    if tok.chat_template is None:
-        tok.chat_template = CHAT_TEMPLATE
+    # The template is code, not data: a copy saved before a template fix (the shipped one ends the
+    # generation prompt with a space the model never saw in training) must not win over `render`.
+    tok.chat_template = CHAT_TEMPLATE
     return tok
