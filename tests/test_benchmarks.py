@@ -1,0 +1,54 @@
+"""benchmarks/train_throughput.py runs end to end for the lite preset and reports what it promises.
+
+Timings are never checked (a shared CI machine makes them meaningless); only that the JSON has
+the keys the README documents and that the numbers are sane in sign and range.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
+LOOP_KEYS = {"steps", "seconds", "samples_per_s", "tokens_per_s", "padding_fraction", "mean_batch_positions"}
+
+
+def _run(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--threads", "1", *args],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_lite_json_keys():
+    report = _run("--presets", "lite", "--steps", "1", "--batch-size", "2")
+    assert {"device", "threads", "torch", "steps", "batch_size", "lengths", "results"} <= set(report)
+    assert report["steps"] == 1 and report["batch_size"] == 2 and report["lengths"] == "sparkles"
+    assert set(report["results"]) == {"lite"}
+    lite = report["results"]["lite"]
+    assert lite["status"] == "ok"
+    assert {"parameters", "mean_tokens_per_sample", "images_per_sample", "naive", "optimized",
+            "ratio_optimized_over_naive"} <= set(lite)
+    assert LOOP_KEYS <= set(lite["naive"])
+    assert LOOP_KEYS | {"cache_build_s", "samples_per_s_incl_cache"} <= set(lite["optimized"])
+    for loop in (lite["naive"], lite["optimized"]):
+        assert loop["steps"] == 1 and loop["samples_per_s"] > 0 and loop["tokens_per_s"] > 0
+        assert 0 <= loop["padding_fraction"] < 1
+    # the naive loop pads to max_length, so it always wastes at least as many positions
+    assert lite["naive"]["padding_fraction"] >= lite["optimized"]["padding_fraction"]
+    assert lite["ratio_optimized_over_naive"] > 0
+    assert lite["parameters"]["trainable"] < lite["parameters"]["lm"]
+
+
+def test_default_cpu_run_skips_full_presets_with_a_note(tmp_path):
+    out = tmp_path / "bench.json"
+    report = _run("--steps", "1", "--batch-size", "2", "--lengths", "equal", "--out", str(out))
+    assert json.loads(out.read_text()) == report
+    results = report["results"]
+    assert results["lite"]["status"] == "ok"
+    assert results["lite"]["naive"]["padding_fraction"] == 0 == results["lite"]["optimized"]["padding_fraction"]
+    for name in ("smol", "qwen", "paper"):
+        assert results[name]["status"] == "skipped" and results[name]["note"]
