@@ -247,10 +247,12 @@ class ChatUI:
         self._say("answering...")
         try:
             answer = self.chat.answer(**self.generation_settings(), on_text=self._on_text)
-        except chat_error as exc:
+        except Exception as exc:  # noqa: BLE001 - Chat withdraws the question; say why, keep the window
             self.transcript.pop()
-            self._say(str(exc), error=True)
+            self.stream.value = ""
             self._render()
+            reason = str(exc) if isinstance(exc, chat_error) else f"{type(exc).__name__}: {exc}"
+            self._say(f"no answer: {reason}", error=True)
             return None
         self.stream.value = ""
         self.transcript.append(("assistant", answer))

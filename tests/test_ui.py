@@ -122,3 +122,17 @@ def test_compare_models(models):
     images = [world.render(s) for s in scenes]
     answers = compare_models(models, images, "Which of IMAGE#1 and IMAGE#2 has more objects?", max_new_tokens=12)
     assert set(answers) == set(models) and all(isinstance(a, str) for a in answers.values())
+
+
+def test_a_failing_generation_is_a_message(ui, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("out of memory")
+    monkeypatch.setattr(ui.chat.model, "generate", boom)
+    ui.add_sample_image(0)
+    ui.text.value = "What is in IMAGE#1?"
+    ui.send.click()
+    assert ui.transcript == [] and "out of memory" in ui.messages[-1] and ui.messages[-1].startswith("error")
+    monkeypatch.undo()
+    ui.text.value = "What is in IMAGE#1?"            # the chat recovered: the same question works now
+    ui.send.click()
+    assert [role for role, _ in ui.transcript] == ["user", "assistant"]
