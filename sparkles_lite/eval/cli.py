@@ -124,8 +124,8 @@ def _load_model(model: Any):
     return model
 
 
-def _model_name(model: Any) -> str:
-    return str(model) if isinstance(model, (str, Path)) else type(model).__name__
+def _model_name(model: Any, name: str | None = None) -> str:
+    return name or (str(model) if isinstance(model, (str, Path)) else type(model).__name__)
 
 
 def _printer(total: int, every: int, verbose: bool) -> Callable[[int, dict], None] | None:
@@ -143,8 +143,10 @@ def _printer(total: int, every: int, verbose: bool) -> Callable[[int, dict], Non
 
 def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | None = None,
                images: str | Path | None = None, limit: int | None = None, retries: int = 0,
-               max_new_tokens: int = 48, seed: int = 0, verbose: bool = True) -> dict[str, Any]:
-    """BISON or NLVR2 for one model into `out`; resumes a killed run; returns the summary."""
+               max_new_tokens: int = 48, seed: int = 0, verbose: bool = True,
+               model_name: str | None = None) -> dict[str, Any]:
+    """BISON or NLVR2 for one model (a name/dir, or a loaded SparklesChat: then say `model_name`)
+    into `out`; resumes a killed run; returns the summary."""
     from sparkles_lite.eval.choice_tasks import run_choice_task
     from sparkles_lite.eval.model_answer import model_answer_fn
     from sparkles_lite.eval.protocols import write_json
@@ -158,7 +160,7 @@ def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | Non
     answer = model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed)
     summary = run_choice_task(task, items, answer, out, image_lookup=lookup, retries=retries, seed=seed,
                               progress=_printer(len(items), 25, verbose))
-    summary.update(model=_model_name(model), data=str(data_file), images=str(image_dir), limit=limit,
+    summary.update(model=_model_name(model, model_name), data=str(data_file), images=str(image_dir), limit=limit,
                    max_new_tokens=max_new_tokens, elapsed_s=round(time.time() - started, 1))
     write_json(out / "summary.json", summary)
     report_run(out, lookup)

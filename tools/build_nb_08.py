@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""Write notebooks/08_bison_nlvr2.ipynb from the cells below (no outputs); then run it in place:
+
+    python tools/build_nb_08.py && make notebooks NB=notebooks/08_bison_nlvr2.ipynb
+
+Model accuracies are printed by code, never written into markdown: the shipped weights get retrained.
+Cells marked `# NBVAL_CHECK_OUTPUT` print only things that do not depend on model weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "notebooks" / "08_bison_nlvr2.ipynb"
+
+CELLS: list[tuple[str, str, list[str]]] = [
+    ("md", """\
+# 08 · BISON and NLVR2: two images, one right answer
+
+Besides the judge-scored SparklesEval (notebook 07), the paper tests two-image understanding on two
+existing benchmarks, 150 items each, with **both images in one prompt** as `IMAGE#1` and `IMAGE#2`:
+
+* **BISON** (binary image selection): a caption and two similar images; which image does the caption
+  describe? Chance is 50 %.
+* **NLVR2** (natural language visual reasoning): a statement about an image pair; true or false?
+  Chance is 50 %.
+
+The paper reports SparklesChat **56.7 %** vs MiniGPT-4 **46.0 %** on BISON and **58.0 %** vs **51.3 %**
+on NLVR2. This notebook runs the same protocol on the lite versions:
+
+1. the two tasks, with example items and their images;
+2. getting an answer out of free text: the pitfalls of answer extraction;
+3. accuracy with 95 % confidence intervals for MiniGPT-4-lite, SparklesChat-lite and the text oracle
+   (the frozen LM reading the true scene words instead of images);
+4. a bar chart, and a few failure cases with their images.""", []),
+    ("code", """\
+# Parameters: papermill overrides these (the tests pass SMOKE=True for a fast run).
+SMOKE = False  # True: a handful of items per task; same lessons
+SEED = 0       # seeds sampled re-asks (answers are greedy, so results do not depend on it)
+N_ITEMS = 150  # items per task (the paper uses 150)""", ["parameters"]),
+    ("code", """\
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+from transformers.utils import logging as hf_logging
+
+from sparkles_lite import world
+from sparkles_lite.data.lite_files import load_scenes, write_lite_dataset
+from sparkles_lite.data.lite_tasks import LiteExample
+from sparkles_lite.data.schema import USER, ImageRef, Message, strip_placeholders
+from sparkles_lite.eval import cli as eval_cli
+from sparkles_lite.eval.choice_tasks import summarise
+from sparkles_lite.eval.extraction import extract_bison, extract_nlvr2
+from sparkles_lite.eval.lite_eval import oracle_answerer
+from sparkles_lite.eval.model_answer import set_eval_threads
+from sparkles_lite.model.sparkles_chat import SparklesChat
+from sparkles_lite.model.text_lm import generate_text_batch
+
+if SMOKE:
+    N_ITEMS = min(N_ITEMS, 8)
+hf_logging.disable_progress_bar()
+set_eval_threads(1)  # one thread: fastest for one-by-one generation, and robust on a busy CPU
+RUN = Path("runs") / "08_bison_nlvr2"
+shutil.rmtree(RUN, ignore_errors=True)  # a fresh run: old answers must not be resumed into new scores
+# The held-out lite sets in the real BISON / NLVR2 layouts (always all 150, so ids never change).
+DATA = write_lite_dataset(RUN / "data", n_dialogues=0, n_captions=0, seed=SEED, n_eval=max(150, N_ITEMS))
+scenes = load_scenes(DATA["scenes"])
+lookup = eval_cli.image_lookup(DATA["images"])
+TASKS = ("bison", "nlvr2")
+items = {task: eval_cli.load_choice_items(task, DATA[task], N_ITEMS)[0] for task in TASKS}
+print({task: len(v) for task, v in items.items()}, "items from", DATA["images"].parent)""", []),
+    ("md", """\
+## 1 · The tasks
+
+In BISON-lite the distractor differs from the true image in exactly one object or attribute, so the
+whole caption must be checked, not just its first words. NLVR2-lite statements count across both
+images, compare them, or ask whether both (or exactly one) contain something: they need the two
+images *together*. The prompts are the paper's: both images, a step-by-step cue, and a sentence the
+answer completes.""", []),
+    ("code", """\
+# NBVAL_CHECK_OUTPUT
+for task in TASKS:
+    item = items[task][0]
+    print(f"--- {task.upper()} item {item.item_id} (gold: {item.gold})")
+    print(item.prompt)
+    for k, image_id in enumerate(item.images):
+        print(f"  IMAGE#{k + 1}: {world.describe(scenes[image_id])}")""", []),
+    ("code", """\
+def show_pair(ax_pair, item, labels=("IMAGE#1", "IMAGE#2")):
+    for ax, image_id, label in zip(ax_pair, item.images, labels):
+        ax.imshow(lookup(image_id))
+        mark = " (gold)" if label == item.gold else ""
+        ax.set_title(f"{label}{mark}", fontsize=9)
+        ax.axis("off")
+
+fig, axes = plt.subplots(1, 4, figsize=(9, 2.8))
+for k, task in enumerate(TASKS):
+    item = items[task][0]
+    show_pair(axes[2 * k:2 * k + 2], item)
+    text = item.meta.get("caption") or item.meta.get("statement")
+    axes[2 * k].text(0, -14, f"{task.upper()}: {text} -> {item.gold}", fontsize=8, ha="left")
+fig.tight_layout();""", []),
+    ("md", """\
+## 2 · Getting the answer out of the reply
+
+Models answer in free text: "Image 2", "the first image", "IMAGE#1 does not match, IMAGE#2 does",
+"No, that's false". The naive rule, *the first option string found in the reply*, gets many of these
+wrong, and a wrong extraction silently becomes a wrong (or a right!) answer.
+`sparkles_lite.eval.extraction` classifies every mention by strength (a final answer beats an
+assertion, which beats a bare mention) and polarity ("not IMAGE#1"), and returns **None** (unparsable,
+counted as wrong and reported apart) when the reply is ambiguous, rather than guessing. Note the
+lite models' own quirk in the table: `IMAGE#1500?` is not IMAGE#1.""", []),
+    ("code", """\
+# NBVAL_CHECK_OUTPUT
+def naive(reply, options):
+    found = [(reply.upper().find(o), o) for o in options if o in reply.upper()]
+    return min(found)[1] if found else None
+
+BISON_REPLIES = ["The answer is IMAGE#2.", "Image 2 matches the caption.", "The first image.",
+                 "IMAGE#1 does not match, IMAGE#2 does.", "IMAGE#1 fits better than IMAGE#2, so the answer is IMAGE#2.",
+                 "Not IMAGE#1.", "**IMAGE#2**", "Either IMAGE#1 or IMAGE#2.",
+                 "IMAGE#1 has a red circle and IMAGE#2 has a blue square.", "The answer is IMAGE#1500?"]
+NLVR2_REPLIES = ["TRUE", "The statement is false.", "No, that's not right.", "That is not true.", "Yes.",
+                 "It's correct: both images have a red square.", "True or false?", "The answer is TRUE1500?"]
+print(f"{'reply':62s} {'naive':8s} extracted (why)")
+for replies, extract, options in [(BISON_REPLIES, extract_bison, ("IMAGE#1", "IMAGE#2")),
+                                  (NLVR2_REPLIES, extract_nlvr2, ("TRUE", "FALSE"))]:
+    for reply in replies:
+        e = extract(reply)
+        print(f"{reply!r:62s} {str(naive(reply, options)):8s} {e.choice} ({e.reason})")""", []),
+    ("md", """\
+## 3 · Accuracy, with confidence intervals
+
+Each model answers every item greedily (`eval_cli.run_choice`: the same runner as
+`python -m sparkles_lite eval --task bison`). With 150 items a 95 % interval is about ±8 points
+wide: differences of a few points are noise. The intervals are Wilson intervals
+(`sparkles_lite.eval.stats.wilson_ci`), sensible even near 0 % or 100 %.
+
+The **text oracle** is the frozen LM alone, given each image's true scene words where the image would
+be (`lite_eval.oracle_answerer`): what a perfect projection could reach. The distance between a
+model and the oracle is what the projection (and its training data) fails to carry from pixels.""", []),
+    ("code", """\
+MODELS = {"MiniGPT-4-lite": "minigpt4-lite", "SparklesChat-lite": "sparkleschat-lite"}
+results = {title: {} for title in [*MODELS, "text oracle"]}
+for title, name in MODELS.items():
+    model = SparklesChat.from_pretrained(name).eval()
+    for task in TASKS:
+        results[title][task] = eval_cli.run_choice(task, model, RUN / f"{name}-{task}", data=DATA[task],
+                                                   images=DATA["images"], limit=N_ITEMS, seed=SEED, verbose=False,
+                                                   model_name=name)
+
+chat = model  # the text oracle uses only the frozen LM (the same in every lite model)
+oracle = oracle_answerer(lambda convs: generate_text_batch(chat.lm, chat.tokenizer, convs))
+extractors = {"bison": extract_bison, "nlvr2": extract_nlvr2}
+for task in TASKS:
+    batch = []
+    for item in items[task]:
+        messages = [Message(USER, item.prompt, [ImageRef("1"), ImageRef("2")])]
+        pair = {"1": scenes[item.images[0]], "2": scenes[item.images[1]]}
+        batch.append((messages, LiteExample(task, messages, pair, [])))
+    replies = [r for start in range(0, len(batch), 64) for r in oracle(batch[start:start + 64])]
+    records = []
+    for item, reply in zip(items[task], replies):
+        choice = extractors[task](reply).choice
+        records.append({"correct": choice == item.gold, "extracted": choice, "attempts": 1})
+    results["text oracle"][task] = summarise(task, records)
+
+def cell(s):
+    return f"{100 * s['accuracy']:.1f} [{100 * s['ci95'][0]:.1f}, {100 * s['ci95'][1]:.1f}] ({s['unparsable']} unparsable)"
+
+paper = eval_cli.PAPER
+rows = ["| model | BISON-lite acc. % [95% CI] | NLVR2-lite acc. % [95% CI] | paper BISON / NLVR2 |", "|---|---|---|---|"]
+paper_cols = {"MiniGPT-4-lite": "MiniGPT-4", "SparklesChat-lite": "SparklesChat"}
+for title, r in results.items():
+    key = paper_cols.get(title)
+    ref = f"{paper['bison'][key]} / {paper['nlvr2'][key]} ({key})" if key else "-"
+    rows.append(f"| {title} | {cell(r['bison'])} | {cell(r['nlvr2'])} | {ref} |")
+display(Markdown(f"n = {N_ITEMS} items per task; chance = 50 %\\n\\n" + "\\n".join(rows)))""", []),
+    ("code", """\
+fig, ax = plt.subplots(figsize=(7.5, 3.4))
+width = 0.26
+for k, (title, r) in enumerate(results.items()):
+    xs = [i + (k - 1) * width for i in range(len(TASKS))]
+    acc = [100 * r[t]["accuracy"] for t in TASKS]
+    err = [[100 * (r[t]["accuracy"] - r[t]["ci95"][0]) for t in TASKS],
+           [100 * (r[t]["ci95"][1] - r[t]["accuracy"]) for t in TASKS]]
+    ax.bar(xs, acc, width, yerr=err, capsize=4, label=title)
+for k, (title, key) in enumerate(paper_cols.items()):
+    ax.plot([i + (k - 1) * width for i in range(len(TASKS))], [paper[t][key] for t in TASKS], "k*",
+            markersize=10, label="paper (MiniGPT-4, SparklesChat)" if k == 0 else None)
+ax.axhline(50, color="grey", linestyle="--", linewidth=1)
+ax.set_xticks(range(len(TASKS)), [f"{t.upper()}-lite" for t in TASKS])
+ax.set_ylim(0, 105)
+ax.set_ylabel("accuracy % (95% CI)")
+ax.set_title(f"{N_ITEMS} items per task; dashed: chance; stars: the paper's models")
+ax.legend(fontsize=8, loc="lower right");""", []),
+    ("md", """\
+A classic failure of two-choice prompts is **position bias**: a model that always says `IMAGE#1` (or
+always `TRUE`) scores about 50 % while understanding nothing. Compare each model's answer
+distribution with the gold one:""", []),
+    ("code", """\
+for title, name in MODELS.items():
+    for task in TASKS:
+        records = [json.loads(line) for line in (RUN / f"{name}-{task}" / "predictions.jsonl").read_text().splitlines()]
+        said = Counter(r["extracted"] for r in records)
+        gold = Counter(r["gold"] for r in records)
+        print(f"{title:18s} {task:6s} answers {dict(sorted(said.items(), key=str))}  gold {dict(sorted(gold.items()))}")""", []),
+    ("md", """\
+## 4 · Failure cases
+
+Below, a few items SparklesChat-lite got wrong (or could not be parsed), with both images, the
+model's reply and the true contents of each image (from `scenes.json`, the ground truth written with
+the data). Reading failures is how you find out whether the model cannot *see* an attribute, cannot
+*compare* two images, or answers without looking.""", []),
+    ("code", """\
+failures = []
+for task in TASKS:
+    records = [json.loads(line) for line in (RUN / f"sparkleschat-lite-{task}" / "predictions.jsonl").read_text().splitlines()]
+    by_id = {item.item_id: item for item in items[task]}
+    failures += [(task, by_id[r["id"]], r) for r in records if not r["correct"]][:2]
+if not failures:
+    print("SparklesChat-lite answered every item correctly.")
+else:
+    fig, axes = plt.subplots(len(failures), 2, figsize=(6.5, 2.4 * len(failures)), squeeze=False)
+    for (task, item, r), ax_pair in zip(failures, axes):
+        show_pair(ax_pair, item)
+        text = item.meta.get("caption") or item.meta.get("statement")
+        print(f"{task.upper()} item {item.item_id}: {text}")
+        print(f"  reply {r['response']!r} -> {r['extracted']} ({r['reason']}); gold {r['gold']}")
+        for k, image_id in enumerate(item.images):
+            print(f"  IMAGE#{k + 1} truly holds: {', '.join(t.phrase() for t in scenes[image_id].things)}")
+    fig.tight_layout();""", []),
+    ("md", """\
+## Running the real benchmarks
+
+The files above are in the real layouts, so the same command runs the real BISON and NLVR2 sets (and
+any checkpoint):
+
+```bash
+python -m sparkles_lite eval --model sparkleschat-lite --task bison --out runs/bison        # lite sets, generated
+python -m sparkles_lite eval --model MODEL_DIR --task nlvr2 --data nlvr2_150.json --images nlvr2_images/ \\
+    --out runs/nlvr2 --retries 1
+```
+
+Each run writes `predictions.jsonl` (resumable), `summary.json` (accuracy, Wilson CI, unparsable and
+retried counts) and `report.html`. `--retries 1` re-asks unparsable replies once with sampling; the
+summary says how many items needed it, so a retry never hides inside the accuracy.
+
+**Exercise.** Make a BISON-lite variant where the distractor differs only in *size*
+(`world.Thing(size=...)`), write it with `io.save_bison`, and run both models on it. Is size harder
+than colour for the lite vision tower?""", []),
+]
+
+
+def build() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    for kind, source, tags in CELLS:
+        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+if __name__ == "__main__":
+    nbformat.write(build(), OUT)
+    print(f"wrote {OUT.relative_to(ROOT)}")
