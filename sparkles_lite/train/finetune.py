@@ -228,6 +228,8 @@ def finetune(args: argparse.Namespace) -> dict:
                 row = log.emit(step, loss_value, lr)
                 history.append(row)
                 bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
+                if args.quiet:
+                    print(json.dumps(row), flush=True)
             if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
                 common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(),
                                        optimizer=opt.state_dict(), step=step, total=total)
@@ -279,3 +281,15 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--data needs --images DIR (where <image_id>.jpg/.png live)")
     finetune(args)
     return 0
+
+
+def finetune_args(**overrides) -> argparse.Namespace:
+    """The CLI's defaults as a Namespace, for calling `finetune` from Python or a notebook."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--stage", str(overrides.pop("stage", 2)), "--out", str(overrides.pop("out", "runs/finetune"))])
+    for key, value in overrides.items():
+        if not hasattr(args, key):
+            raise TypeError(f"unknown training option {key!r}")
+        setattr(args, key, value)
+    return args

@@ -259,6 +259,8 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
             with history_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
+            if args.quiet:
+                print(json.dumps(row), flush=True)
         if args.eval_every and step % args.eval_every == 0 and step < total:
             metrics = evaluate_now()
             print(f"step {step}: {metrics}", flush=True)
