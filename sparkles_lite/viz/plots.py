@@ -40,7 +40,7 @@ def draw_heatmap(ax, summary: AttentionSummary, layer: int | None = None, head: 
     ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     if annotate and values.size <= 400:
-        top = values.max() if values.size else 1
+        top = vmax or (values.max() if values.size else 1)
         for (r, c), v in np.ndenumerate(values):
             ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
                     color="black" if v > 0.6 * top else "white")
@@ -134,7 +134,8 @@ def compare_heatmaps(summaries: dict[str, AttentionSummary], layer: int | None =
     n = len(summaries)
     height = max(len(s.words()) for s in summaries.values())
     width = max(len(s.columns) for s in summaries.values())
-    fig, axes = plt.subplots(1, n, figsize=(n * (2.4 + 1.0 * width), 1.2 + 0.32 * height), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(n * (2.6 + 1.0 * width), 1.2 + 0.32 * height), squeeze=False,
+                             layout="constrained")
     for ax, (name, s) in zip(axes[0], summaries.items()):
         im = draw_heatmap(ax, s, layer, head, images_only=images_only, vmax=1.0 if images_only else None,
                           title=name)
