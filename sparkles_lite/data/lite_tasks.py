@@ -172,9 +172,13 @@ class LiteGenerator:
         self._id_source = id_source
 
     def _new_ids(self, n: int, taken: set[str]) -> list[str]:
+        """Ids as users meet them: upload order (IMAGE#1, IMAGE#2 as in a chat), short, or long."""
+        if self._id_source is None and self.rng.random() < 0.3:
+            return [str(len(taken) + k + 1) for k in range(n)]
+        top = 99 if self.rng.random() < 0.3 else 9999
         ids: list[str] = []
         while len(ids) < n:
-            candidate = self._id_source() if self._id_source else str(self.rng.randint(1, 9999))
+            candidate = self._id_source() if self._id_source else str(self.rng.randint(1, top))
             if candidate not in taken and candidate not in ids:
                 ids.append(candidate)
         return ids

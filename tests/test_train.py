@@ -1,0 +1,86 @@
+"""Training: trainable parameters, schedules, resume, data-parallel on 2 CPU processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import torch
+
+from sparkles_lite.train import common
+from sparkles_lite.train.finetune import finetune, finetune_args, length_grouped_batches
+from sparkles_lite.model.sparkles_chat import SparklesChat
+
+
+def test_only_pooling_and_projection_train():
+    model = SparklesChat.from_pretrained("lite")
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"pooling", "projection"}
+    counts = model.parameter_counts()
+    assert counts["trainable"] == counts["pooling"] + counts["projection"] < counts["lm"] / 20
+
+
+def test_cosine_schedule_warms_up_then_decays():
+    lrs = [common.cosine_lr(p / 100, 1.0) for p in range(101)]
+    assert lrs[0] < lrs[5] and max(lrs) <= 1.0
+    assert abs(lrs[-1] - 0.1) < 1e-6 and lrs[50] > lrs[90]
+
+
+def test_step_budget_progress_uses_steps_or_time():
+    budget = common.StepBudget(max_steps=10, minutes=None)
+    assert budget.progress(5) == 0.5 and budget.done(10) and not budget.done(9)
+    timed = common.StepBudget(max_steps=10**9, minutes=1e-9)
+    assert timed.done(1)
+
+
+def test_length_grouped_batches_cover_everything_once():
+    import random
+    lengths = [random.Random(i).randint(5, 200) for i in range(300)]
+    batches = length_grouped_batches(lengths, 16, random.Random(0))
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(300))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 60  # grouped: far less padding than random batches (~190)
+
+
+def _args(tmp_path, **kw):
+    base = dict(stage=2, out=str(tmp_path / "run"), init="minigpt4-lite", n_train=24, batch_size=4,
+                eval_n=0, quiet=True, log_every=1, checkpoint_every=2, max_steps=3)
+    base.update(kw)
+    return finetune_args(**base)
+
+
+def test_finetune_lowers_heldout_loss_saves_and_resumes(tmp_path):
+    first = finetune(_args(tmp_path, max_steps=4, lr=3e-3))
+    assert first["steps"] == 4 and first["after"]["heldout_loss"] < first["before"]["heldout_loss"]
+    assert (tmp_path / "run" / "trainable.safetensors").exists()
+    resumed = finetune(_args(tmp_path, max_steps=6))
+    assert resumed["steps"] == 6  # continued from the step-4 checkpoint, not from 0
+    reloaded = SparklesChat.from_pretrained(tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "sparkles_config.json").read_text())
+    assert set(meta["trainable_tensors"]) == {n for n, p in reloaded.named_parameters() if p.requires_grad}
+
+
+def test_data_parallel_on_two_cpu_processes(tmp_path):
+    """torchrun --nproc-per-node 2: gradients averaged over gloo; rank 0 saves the model."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+           "-m", "sparkles_lite", "train", "--stage", "1", "--init", "minigpt4-lite", "--out", str(tmp_path / "ddp"),
+           "--max-steps", "2", "--n-train", "16", "--batch-size", "2", "--eval-n", "0", "--quiet", "--device", "cpu"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "ddp" / "train_metrics.json").read_text())
+    assert result["steps"] == 2
+
+
+def test_pretrain_vision_resumes_from_checkpoint(tmp_path):
+    from sparkles_lite.cli import main
+    base = ["pretrain", "--part", "vision", "--out", str(tmp_path), "--batch-size", "8", "--workers", "0",
+            "--checkpoint-every", "2", "--quiet", "--log-every", "1"]
+    assert main(base + ["--max-steps", "2"]) == 0
+    assert main(base + ["--max-steps", "4"]) == 0
+    state = torch.load(tmp_path / "checkpoint-vision.pt", weights_only=False)
+    assert state["step"] == 4
+    assert (tmp_path / "vision" / "model.safetensors").exists()

@@ -1,0 +1,92 @@
+"""The lite world and the lite task generator: facts, descriptions, and checkable answers."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from sparkles_lite import world
+from sparkles_lite.data.lite_tasks import LiteGenerator, score_answer, text_only
+from sparkles_lite.data.schema import IMAGE_BLOCK, placeholder_ids
+
+
+def test_describe_parse_round_trip_and_grouping():
+    rng = random.Random(0)
+    for _ in range(500):
+        scene = world.random_scene(rng)
+        assert world.parse_description(world.describe(scene)) == scene.counts()
+    red = world.Thing("small", "red", "circle")
+    scene = world.Scene((world.SceneObject(red, "left"), world.SceneObject(red, "right")))
+    assert world.describe(scene) == "two small red circles"
+
+
+def test_parse_description_rejects_nonsense():
+    with pytest.raises(ValueError, match="no object"):
+        world.parse_description("a purple elephant")
+    with pytest.raises(ValueError, match="disagree"):
+        world.parse_description("two big red circle")
+
+
+def test_scene_validation_and_slot_words():
+    t = world.Thing("big", "blue", "square")
+    with pytest.raises(ValueError, match="share a position"):
+        world.Scene((world.SceneObject(t, "left"), world.SceneObject(t, "left")))
+    with pytest.raises(ValueError, match="unknown object"):
+        world.Scene((world.SceneObject(world.Thing("huge", "blue", "square"), "left"),))
+    words = world.slot_words(world.Scene((world.SceneObject(t, "right"),)))
+    assert words == ["nothing"] * 6 + ["big", "blue", "square"]
+
+
+def test_render_is_deterministic_and_sized():
+    scene = world.random_scene(random.Random(3))
+    assert world.render(scene).tobytes() == world.render(scene).tobytes()
+    assert world.render(scene, size=96).size == (96, 96)
+
+
+@pytest.mark.parametrize("task", ["dialogue", "select", "count", "more", "common", "describe",
+                                  "caption", "bison", "nlvr2"])
+def test_generated_answers_are_right_and_placeholders_ordered(task):
+    gen = LiteGenerator(11)
+    for _ in range(60):
+        ex = gen.example(task)
+        answers = [m.content for m in ex.messages if m.role == "assistant"]
+        assert all(score_answer(c, a, ex.scenes) for c, a in zip(ex.checks, answers))
+        for m in ex.messages:
+            if task != "caption":
+                assert [r.image_id for r in m.images] == placeholder_ids(m.content)
+            assert m.content.count(IMAGE_BLOCK) == len(m.images)
+
+
+def test_dialogues_span_two_to_four_images_and_refer_back():
+    gen = LiteGenerator(5)
+    counts = Counter(len(gen.dialogue().image_ids) for _ in range(300))
+    assert set(counts) <= {2, 3, 4} and counts[3] and counts[4]
+    ex = gen.dialogue()
+    assert ex.messages[2].content.startswith("Here")  # turn 2 introduces new images
+
+
+def test_score_answer_rejects_wrong_answers():
+    gen = LiteGenerator(2)
+    ex = gen.single("select")
+    right = ex.messages[1].content
+    wrong_id = next(i for i in ex.image_ids if i not in right.split("#")[1])
+    assert not score_answer(ex.checks[0], f"IMAGE#{wrong_id} has it.", ex.scenes)
+    assert not score_answer({"kind": "number", "n": 3}, "There are two circles in total.", {})
+    assert not score_answer({"kind": "choice", "choice": "TRUE"}, "TRUE or FALSE", {})
+
+
+def test_text_only_puts_slot_words_where_images_go():
+    ex = LiteGenerator(4).single("more")
+    text = text_only(ex.messages, ex.scenes)[0].content
+    assert "<ImageHere>" not in text and text.count("<Img>") == len(ex.image_ids)
+    first = ex.scenes[ex.image_ids[0]]
+    assert " ".join(world.slot_words(first)) in text
+
+
+def test_bison_and_nlvr2_are_balanced():
+    gen = LiteGenerator(9)
+    bison = Counter(gen.bison().checks[0]["choice"] for _ in range(200))
+    nlvr2 = Counter(gen.nlvr2().checks[0]["choice"] for _ in range(200))
+    assert min(bison.values()) > 70 and min(nlvr2.values()) > 70
