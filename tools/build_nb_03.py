@@ -20,9 +20,9 @@ CELLS: list[tuple[str, str, list[str]]] = [
 # 03 · Interleaved tokens: text and images in one sequence
 
 SparklesChat's key trick is where images go: **inside the sentence, at the word that names them**.
-A user message reads *"What do IMAGE#4243`<Img><ImageHere></Img>` and IMAGE#8377`<Img><ImageHere></Img>`
+A user message reads *"What do IMAGE#1`<Img><ImageHere></Img>` and IMAGE#2`<Img><ImageHere></Img>`
 have in common?"*, and each `<ImageHere>` is replaced, in embedding space, by that image's projected
-tokens. Later turns can say *IMAGE#8377* again and the model knows which image is meant, because the
+tokens. Later turns can say *IMAGE#2* again and the model knows which image is meant, because the
 image sits right after its name earlier in the context.
 
 **What you'll learn**
@@ -180,7 +180,9 @@ The LLM never sees the ids of the image positions. `model.embed(batch, image_tok
    1's 9 tokens fill the first 9 image positions, image 2's the next 9, and so on.
 
 Because the positions were expanded in the order the placeholders appear, "in order" is all the
-bookkeeping needed. We check both halves of that claim row by row.""", []),
+bookkeeping needed. "Image 1" means the first placeholder in the text, whatever its id: the images
+must be passed in placeholder order (`example.image_ids` gives it). We check both halves of the claim
+row by row.""", []),
     ("code", """\
 # NBVAL_CHECK_OUTPUT
 batch = collate([asm], model.pad_id)
@@ -268,14 +270,20 @@ for w in caught:
 print(f"kept: {len(short_asm)} positions, {short_asm.n_images} image(s); dropped messages {short_asm.dropped_messages}")
 kept_text = tok.decode([t for t, k in zip(short_asm.input_ids, short_asm.image_index) if k < 0])
 print(f"what the model now reads (image positions left out): {kept_text!r}")
+kept_messages = messages[len(short_asm.dropped_messages):]
+shown = {ref.image_id for m in kept_messages for ref in m.images}
+named = [i for i in example.image_ids if any(f"IMAGE#{i}" in m.content for m in kept_messages)]
+print(f"images the kept text names: {['IMAGE#' + i for i in named]}; "
+      f"named but no longer shown: {['IMAGE#' + i for i in named if i not in shown]}")
 
 try:
     assembly.assemble(messages, tok, K, max_length=20)
 except AssemblyError as err:
     print(f"\\nwith max_length=20 -> AssemblyError: {err}")""", []),
     ("md", """\
-Notice the cost of dropping: the kept question still mentions an image from the dropped turn by name,
-but its pixels are gone with that turn. The model has to answer about an image it cannot see, which is
+Notice the cost of dropping: when the kept question names an image from a dropped turn (the last line
+above), that image's pixels are gone with its turn. The model has to answer about an image it cannot
+see, which is
 why the paper keeps whole dialogues well inside Vicuna's 2048-token context, and why 32 tokens per
 image (not 257) matters.
 
