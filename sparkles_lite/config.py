@@ -118,7 +118,7 @@ PRESETS: dict[str, SparklesConfig] = {
         name="paper",
         vision=VisionConfig(kind="hf", path=None, image_size=224, patch_size=14, dim=1408, depth=39, heads=16,
                             mlp_ratio=4.3637),
-        pooling=PoolingConfig(num_tokens=32, heads=12),
+        pooling=PoolingConfig(num_tokens=32, heads=16),  # 1408 = 16 x 88
         lm=LMConfig(kind="hf", path=None, hidden=4096, layers=32, heads=32, intermediate=11008,
                     max_positions=2048, vocab_size=32000),
         max_length=1024),
