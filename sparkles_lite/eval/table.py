@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,20 +28,40 @@ RESULTS_FILE = assets.ASSETS / "results.json"
 
 
 def build_table(n: int = 400, device: str = "auto", batch_size: int = 128,
-                models: dict[str, str] | None = None) -> dict:
+                models: dict[str, str] | None = None, sparkles_eval_n: int | None = 150) -> dict:
+    """Exact-scored lite tasks for every model and the text oracle; SparklesEval-lite (offline judge
+    over loopback, the same client path as GPT) for the models unless `sparkles_eval_n` is None."""
+    from sparkles_lite.eval.cli import run_sparkles
+
     dev = pick_device(device)
-    rows, started = {}, time.time()
+    rows, judged, started = {}, {}, time.time()
     oracle_lm = None
     for title, name in (models or MODEL_ROWS).items():
         model = SparklesChat.from_pretrained(name).to(dev).eval()
         rows[title] = evaluate(model_answerer(model), n=n, batch_size=batch_size)
         oracle_lm = model
         print(f"{title}: { {t: round(r['accuracy'], 3) for t, r in rows[title].items()} }", flush=True)
+        if sparkles_eval_n:
+            with tempfile.TemporaryDirectory() as tmp:
+                summary = run_sparkles(model, tmp, limit=sparkles_eval_n, verbose=False)
+            judged[title] = {k: summary.get(k) for k in ("A1", "A2", "overall", "ci95", "criteria", "n_judged",
+                                                         "n_failed")}
+            print(f"{title}: SparklesEval-lite {judged[title]['overall']}", flush=True)
     lm, tok = oracle_lm.lm, oracle_lm.tokenizer
     rows[ORACLE_ROW] = evaluate(oracle_answerer(lambda convs: generate_text_batch(lm, tok, convs)), n=n,
                                 batch_size=batch_size)
-    return {"n": n, "tasks": list(EVAL_TASKS), "rows": rows, "minutes": round((time.time() - started) / 60, 2),
+    return {"n": n, "tasks": list(EVAL_TASKS), "rows": rows, "sparkles_eval": judged,
+            "minutes": round((time.time() - started) / 60, 2),
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
+
+
+def format_sparkles_eval(results: dict) -> str:
+    """Markdown: SparklesEval-lite scores (1-10, offline judge) per model."""
+    judged = results.get("sparkles_eval") or {}
+    lines = ["| model | SparklesEval-lite A1 | A2 | overall | n judged |", "|---|---|---|---|---|"]
+    for title, s in judged.items():
+        lines.append(f"| {title} | {s['A1']:.2f} | {s['A2']:.2f} | {s['overall']:.2f} | {s['n_judged']} |")
+    return "\n".join(lines)
 
 
 def load_results(path: str | Path = RESULTS_FILE) -> dict:
@@ -57,6 +78,7 @@ def main() -> None:
     results = build_table(args.n, args.device, args.batch_size)
     Path(args.out).write_text(json.dumps(results, indent=1))
     print(format_table(results["rows"]))
+    print(format_sparkles_eval(results))
 
 
 if __name__ == "__main__":
