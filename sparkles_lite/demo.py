@@ -15,10 +15,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-PAPER = ("Paper (Vicuna-7B scale): BISON 56.7% SparklesChat vs 46.0% MiniGPT-4; NLVR2 58.0% vs 51.3%; "
-         "SparklesEval 8.56 vs 3.91 (GPT-4 9.26).")
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--minutes", type=float, default=3.0, help="stage-2 training time on this machine")
@@ -31,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from sparkles_lite import world
     from sparkles_lite.data.io import load_dialogues
     from sparkles_lite.data.lite_tasks import LiteGenerator, write_lite_dataset
-    from sparkles_lite.eval.lite_eval import format_table
+    from sparkles_lite.eval.cli import lite_table
     from sparkles_lite.eval.table import load_results
     from sparkles_lite.model.sparkles_chat import SparklesChat
     from sparkles_lite.train.common import set_threads
@@ -64,11 +60,9 @@ def run(args: argparse.Namespace) -> int:
         reply = SparklesChat.from_pretrained(name).eval().generate([question], pictures).text
         print(f"  {name}: {reply}")
 
-    print("\n== 4. Shipped models on held-out lite images (95% CI) ==")
+    print("\n== 4. Shipped models on held-out lite images (95% CI) beside the paper ==")
+    lite_table()
     results = load_results()
-    print(format_table(results["rows"]))
-    print(f"(n={results['n']} per task; measured on {results['device']})")
-    print(PAPER)
     (out / "demo_summary.json").write_text(json.dumps({"stage2": {k: v for k, v in result.items() if k != "history"},
                                                        "table": results}, indent=1))
     return 0

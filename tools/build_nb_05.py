@@ -9,6 +9,9 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
+import sys  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the Colab cell
+from nb_colab import colab_cell  # noqa: E402
 
 CELLS: list[tuple[str, str, list[str]]] = [
     ("md", """\
@@ -50,8 +53,9 @@ from sparkles_lite.train.finetune import finetune, finetune_args
 set_threads()
 torch.manual_seed(SEED)
 MAX_STEPS = 6 if SMOKE else 100_000          # time decides unless SMOKE
+N_VAL = 128
 if SMOKE:
-    N_TRAIN, EVAL_N = 64, 8""", []),
+    N_TRAIN, EVAL_N, N_VAL = 64, 8, 16""", []),
     ("md", """\
 ## 1 · What trains and what stays frozen
 
@@ -94,7 +98,7 @@ projection (and the pooling queries) receive gradients. Watch the loss: captions
     ("code", """\
 stage1 = finetune(finetune_args(stage=1, out="runs/nb05/stage1", init="lite", minutes=MINUTES_STAGE1,
                                 max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=32, lr=2e-3,
-                                eval_n=EVAL_N, seed=SEED, quiet=True, resume=False, log_every=5))
+                                eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, resume=False, log_every=5))
 print(f"{stage1['steps']} steps in {stage1['minutes']} min; held-out loss "
       f"{stage1['before']['heldout_loss']:.3f} -> {stage1['after']['heldout_loss']:.3f}")
 print("after stage 1:", ask(SparklesChat.from_pretrained("runs/nb05/stage1")))""", []),
@@ -107,7 +111,8 @@ they are held out for evaluation (notebook 08).""", []),
     ("code", """\
 stage2 = finetune(finetune_args(stage=2, out="runs/nb05/stage2", init="runs/nb05/stage1",
                                 minutes=MINUTES_STAGE2, max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=32,
-                                lr=2e-3, eval_n=EVAL_N, seed=SEED, quiet=True, resume=False, log_every=5))
+                                lr=2e-3, eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, resume=False,
+                                log_every=5))
 for name, r in (("stage 1", stage1), ("stage 2", stage2)):
     print(f"{name}: select accuracy {r['before'].get('select_accuracy', 0):.2f} -> "
           f"{r['after'].get('select_accuracy', 0):.2f} (n={EVAL_N})")
@@ -187,6 +192,7 @@ def build() -> nbformat.NotebookNode:
         if tags:
             cell.metadata["tags"] = tags
         nb.cells.append(cell)
+    nb.cells.insert(1, colab_cell())  # Colab set-up, right after the title (tools/nb_colab.py)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 

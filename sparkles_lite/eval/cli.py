@@ -250,6 +250,10 @@ def lite_numbers(results: dict | None, summaries: list[dict] = ()) -> dict[str, 
                 for task in ("bison", "nlvr2"):
                     if rows.get(task):
                         out[task][key] = 100 * rows[task]["accuracy"]
+    for title, judged in ((results or {}).get("sparkles_eval") or {}).items():
+        for key in LITE_MODELS:
+            if title.startswith(f"{key}-lite") and judged.get("overall") is not None:
+                out["sparkles-eval"][key] = judged["overall"]
     for s in summaries:
         for key, name in LITE_MODELS.items():
             if s.get("task") == "sparkles-eval" and s.get("model") == name and s.get("overall") is not None:
@@ -298,6 +302,9 @@ def lite_table(results_path: str | Path | None = None, runs: str | Path | None =
         print(f"Lite table: exact scoring on held-out lite sets (n={results.get('n')} per task, 95% CIs), "
               f"from {path}\n")
         print(format_table(results["rows"], tuple(results.get("tasks") or ())))
+        if results.get("sparkles_eval"):
+            from sparkles_lite.eval.table import format_sparkles_eval
+            print("\n" + format_sparkles_eval(results))
     summaries = find_summaries(runs)
     print("\nThe paper beside the lite models (lite SparklesEval: offline judge runs found under "
           f"{runs if runs else '--out'}):\n")

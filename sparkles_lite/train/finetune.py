@@ -156,10 +156,10 @@ def finetune(args: argparse.Namespace) -> dict:
 
     if args.data:
         items, load = file_items(args.data, args.images)
-        val_items, val_load = items[:64], load
+        val_items, val_load = items[:args.n_val], load
     else:
         items, load = lite_items(args.stage, args.n_train, TRAIN_SEEDS[args.stage] + args.seed)
-        val_items, val_load = lite_items(args.stage, 128, VALIDATION_SEED + args.stage)
+        val_items, val_load = lite_items(args.stage, args.n_val, VALIDATION_SEED + args.stage)
     assembled = [model.assemble(it.messages) for it in items]
     keys = [it.image_keys for it in items]
     cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train", quiet=args.quiet)
@@ -260,6 +260,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="SparklesDialogue JSON (real data); default: lite data")
     p.add_argument("--images", default=None, help="image root for --data")
     p.add_argument("--n-train", type=int, default=8000, help="lite examples to generate")
+    p.add_argument("--n-val", type=int, default=128, help="held-out examples for the before/after loss")
     p.add_argument("--max-steps", type=int, default=1500)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=64)
