@@ -25,6 +25,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "exercises"
 SOLUTIONS = EXERCISES / "solutions"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the Colab cell
+from nb_colab import colab_cell  # noqa: E402
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -642,6 +644,7 @@ def build(lesson: Lesson, solved: bool):
     title = f"# Exercises {lesson.title}" + (" — solutions" if solved else "")
     cells = [
         new_markdown_cell(title + "\n\n" + lesson.intro + "\n\n" + HOW_TO.format(stem=lesson.stem)),
+        colab_cell(),  # Colab set-up, right after the title (tools/nb_colab.py)
         new_code_cell("# Parameters (papermill's convention; the exercises are light, SMOKE changes nothing).\n"
                       "SMOKE = False\nSEED = 0", metadata={"tags": ["parameters"]}),
         new_code_cell(lesson.setup),
