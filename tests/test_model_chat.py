@@ -6,20 +6,12 @@ import io
 import random
 
 import pytest
-import torch
 
 from sparkles_lite import chat_cli, cli, world
 from sparkles_lite.chat import Chat, ChatError, load_image
 from sparkles_lite.data.schema import ASSISTANT, IMAGE_BLOCK, USER
 from sparkles_lite.model.sparkles_chat import SparklesChat
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

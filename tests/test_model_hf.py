@@ -23,13 +23,6 @@ VISION = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
 LM = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=512)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):

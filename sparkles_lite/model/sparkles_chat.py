@@ -24,7 +24,7 @@ from sparkles_lite.model.assembly import Assembled, Batch, assemble, collate
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.projection import build_projection
 from sparkles_lite.model.text_lm import answer_text, stop_kwargs
-from sparkles_lite.model.vision import HFVisionTower, LiteViT, load_state_strict
+from sparkles_lite.model.vision import HFVisionTower, LiteViT, check_state
 
 CONFIG_FILE, WEIGHTS_FILE = "sparkles_config.json", "trainable.safetensors"
 
@@ -117,12 +117,7 @@ class SparklesChat(nn.Module):
     def load_trainable(self, file: str | Path) -> None:
         state = load_file(str(file))
         own = dict(self.named_parameters())
-        for name, tensor in state.items():
-            if name not in own:
-                raise ValueError(f"{file}: unexpected tensor {name!r} (shape {tuple(tensor.shape)})")
-            if own[name].shape != tensor.shape:
-                raise ValueError(f"{file}: tensor {name!r} has shape {tuple(tensor.shape)}, "
-                                 f"this model expects {tuple(own[name].shape)}")
+        check_state(own, state, str(file), require_all=False)
         with torch.no_grad():
             for name, tensor in state.items():
                 own[name].copy_(tensor.to(own[name].dtype))

@@ -100,18 +100,24 @@ def images_to_tensor(images: list[Image.Image], size: int, mean: float | list[fl
     return (x - mean_t) / std_t
 
 
-def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load weights, failing with the name of the first tensor whose shape or presence differs."""
-    own = model.state_dict()
+def check_state(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: str,
+                require_all: bool = True) -> None:
+    """Fail with the name of the first tensor that is unexpected, mis-shaped or (if required) missing."""
     for name, tensor in state.items():
         if name not in own:
             raise ValueError(f"{source}: unexpected tensor {name!r} (shape {tuple(tensor.shape)})")
         if own[name].shape != tensor.shape:
             raise ValueError(f"{source}: tensor {name!r} has shape {tuple(tensor.shape)}, "
                              f"the model expects {tuple(own[name].shape)}")
-    missing = [n for n in own if n not in state]
+    missing = [n for n in own if n not in state] if require_all else []
     if missing:
         raise ValueError(f"{source}: missing tensor {missing[0]!r} ({len(missing)} missing)")
+
+
+def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load weights, failing with the name of the first tensor whose shape or presence differs."""
+    own = model.state_dict()
+    check_state(own, state, source)
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
