@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n== 2. Stage 2 for {args.minutes} min from the shipped stage-1 projection ==")
     result = finetune(finetune_args(stage=2, out=out / "stage2", init="minigpt4-lite", minutes=args.minutes,
                                     max_steps=100000, n_train=args.n_train, batch_size=32,
-                                    eval_n=args.eval_n, quiet=True, resume=False, log_every=10))
+                                    eval_n=args.eval_n, quiet=True, log_lines=False, resume=False,
+                                    log_every=10))
     b, a = result["before"], result["after"]
     print(f"{result['steps']} steps: held-out loss {b['heldout_loss']:.3f} -> {a['heldout_loss']:.3f}; "
           f"select accuracy {b['select_accuracy']:.2f} -> {a['select_accuracy']:.2f} (n={args.eval_n})")

@@ -98,7 +98,7 @@ projection (and the pooling queries) receive gradients. Watch the loss: captions
     ("code", """\
 stage1 = finetune(finetune_args(stage=1, out="runs/nb05/stage1", init="lite", minutes=MINUTES_STAGE1,
                                 max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=32, lr=2e-3,
-                                eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, resume=False, log_every=5))
+                                eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False, resume=False, log_every=5))
 print(f"{stage1['steps']} steps in {stage1['minutes']} min; held-out loss "
       f"{stage1['before']['heldout_loss']:.3f} -> {stage1['after']['heldout_loss']:.3f}")
 print("after stage 1:", ask(SparklesChat.from_pretrained("runs/nb05/stage1")))""", []),
@@ -111,8 +111,8 @@ they are held out for evaluation (notebook 08).""", []),
     ("code", """\
 stage2 = finetune(finetune_args(stage=2, out="runs/nb05/stage2", init="runs/nb05/stage1",
                                 minutes=MINUTES_STAGE2, max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=32,
-                                lr=2e-3, eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, resume=False,
-                                log_every=5))
+                                lr=2e-3, eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False,
+                                resume=False, log_every=5))
 for name, r in (("stage 1", stage1), ("stage 2", stage2)):
     print(f"{name}: select accuracy {r['before'].get('select_accuracy', 0):.2f} -> "
           f"{r['after'].get('select_accuracy', 0):.2f} (n={EVAL_N})")

@@ -188,7 +188,8 @@ def finetune(args: argparse.Namespace) -> dict:
     if rank == 0:
         print(f"before: {before}", flush=True)
 
-    log = common.TrainLog(common.flops_per_token(sum(counts[k] for k in ("vision", "pooling", "projection", "lm")),
+    # Per token the LM and the per-image-token layers run; the vision tower's features come from the cache.
+    log = common.TrainLog(common.flops_per_token(sum(counts[k] for k in ("pooling", "projection", "lm")),
                                                  counts["trainable"]), common.peak_flops(device))
     budget = common.StepBudget(total, args.minutes, start_step=step)
     rng = random.Random(args.seed * 7919 + step)
@@ -228,7 +229,7 @@ def finetune(args: argparse.Namespace) -> dict:
                 row = log.emit(step, loss_value, lr)
                 history.append(row)
                 bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
-                if args.quiet:
+                if args.quiet and args.log_lines:
                     print(json.dumps(row), flush=True)
             if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
                 common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(),
@@ -273,7 +274,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--no-resume", dest="resume", action="store_false")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--log-lines", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --quiet, print one JSON line per log interval")
 
 
 def run(args: argparse.Namespace) -> int:
