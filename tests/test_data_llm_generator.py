@@ -6,7 +6,7 @@ import pytest
 
 from sparkles_lite.data.fake_llm_server import FakeLLMServer
 from sparkles_lite.data.io import load_dialogues
-from sparkles_lite.data.llm_generator import GeneratorConfig, ReplyError, generate_dialogues, reply_to_dialogue
+from sparkles_lite.data.llm_generator import GeneratorConfig, generate_dialogues, reply_to_dialogue
 from sparkles_lite.data.schema import IMAGE_BLOCK, Dialogue, ImageRef, Message
 from sparkles_lite.data.validate import validate_file
 

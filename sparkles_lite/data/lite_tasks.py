@@ -402,4 +402,4 @@ def text_only(messages: list[Message], scenes: dict[str, Scene]) -> list[Message
         out.append(Message(m.role, content, []))
     return out
 
-from sparkles_lite.data.lite_files import write_lite_dataset  # noqa: E402
+from sparkles_lite.data.lite_files import write_lite_dataset  # noqa: E402,F401  (re-export)

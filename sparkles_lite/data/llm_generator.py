@@ -24,7 +24,7 @@ import openai
 from openai import OpenAI
 
 from sparkles_lite.data.io import append_jsonl, dialogue_to_dict, read_jsonl
-from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, USER, Dialogue, ImageRef, Message,
+from sparkles_lite.data.schema import (IMAGE_BLOCK, USER, Dialogue, ImageRef, Message,
                                        insert_placeholders, placeholder_ids, strip_placeholders)
 from sparkles_lite.data.validate import dialogue_errors
 

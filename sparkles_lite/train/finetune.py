@@ -27,7 +27,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import LiteExample, LiteGenerator
+from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import Message
 from sparkles_lite.model.assembly import Assembled, collate
 from sparkles_lite.model.lora import add_lora
