@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from sparkles_lite.data.io import load_dialogues
     from sparkles_lite.data.lite_tasks import LiteGenerator, write_lite_dataset
     from sparkles_lite.eval.cli import lite_table
+    from sparkles_lite.eval.lite_eval import verdicts
     from sparkles_lite.eval.table import load_results
     from sparkles_lite.model.sparkles_chat import SparklesChat
     from sparkles_lite.train.common import set_threads
@@ -64,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n== 4. Shipped models on held-out lite images (95% CI) beside the paper ==")
     lite_table()
     results = load_results()
+    print("\nSparklesChat-lite vs MiniGPT-4-lite, per task:")
+    for line in verdicts(results["rows"], "SparklesChat-lite (stage 2)", "MiniGPT-4-lite (stage 1)"):
+        print("  ", line)
     (out / "demo_summary.json").write_text(json.dumps({"stage2": {k: v for k, v in result.items() if k != "history"},
                                                        "table": results}, indent=1))
     return 0

@@ -145,6 +145,16 @@ All evaluated on held-out images (n per task, 95% Wilson intervals).""", []),
 results = load_results()
 print(format_table(results["rows"]))
 print(f"n = {results['n']} per task, measured on {results['device']}")""", []),
+    ("md", """\
+Does stage 2 beat stage 1? Only where the intervals do not overlap do we say so; the verdicts below
+are computed from the table, so they stay honest when the weights change.""", []),
+    ("code", """\
+from sparkles_lite.eval.lite_eval import verdicts
+
+for baseline in ("MiniGPT-4-lite (stage 1)", "control (stage 1 + matched caption steps)"):
+    print(f"SparklesChat-lite vs {baseline}:")
+    for line in verdicts(results["rows"], "SparklesChat-lite (stage 2)", baseline):
+        print("   ", line)""", []),
     ("code", """\
 rows = results["rows"]
 tasks = results["tasks"]

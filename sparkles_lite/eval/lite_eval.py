@@ -89,3 +89,19 @@ def format_table(rows: dict[str, dict[str, dict]], tasks: tuple[str, ...] = EVAL
                          f"{100 * r['accuracy']:.1f} [{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def verdicts(rows: dict[str, dict[str, dict]], model: str, baseline: str,
+             tasks: tuple[str, ...] = EVAL_TASKS) -> list[str]:
+    """Per task, does `model` beat `baseline`? Said only when the 95% CIs do not overlap."""
+    lines = []
+    for t in tasks:
+        a, b = rows[model][t], rows[baseline][t]
+        if a["ci95"][0] > b["ci95"][1]:
+            verdict = "better (95% CIs do not overlap)"
+        elif a["ci95"][1] < b["ci95"][0]:
+            verdict = "worse (95% CIs do not overlap)"
+        else:
+            verdict = "no clear difference (95% CIs overlap)"
+        lines.append(f"{TASK_TITLES.get(t, t)}: {100 * a['accuracy']:.1f}% vs {100 * b['accuracy']:.1f}% -> {verdict}")
+    return lines
