@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 import sys  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the Colab cell
-from nb_colab import colab_cell  # noqa: E402
+from nbbuild import notebook_from_cells  # noqa: E402
 
 CELLS: list[tuple[str, str, list[str]]] = [
     ("md", """\
@@ -320,16 +319,7 @@ words of the 3 tokens of an empty position (`nothing nothing nothing`) with thos
 
 
 def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    for kind, source, tags in CELLS:
-        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
-        if tags:
-            cell.metadata["tags"] = tags
-        nb.cells.append(cell)
-    nb.cells.insert(1, colab_cell())  # Colab set-up, right after the title (tools/nb_colab.py)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
+    return notebook_from_cells(CELLS)
 
 
 if __name__ == "__main__":

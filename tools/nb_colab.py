@@ -5,8 +5,8 @@
     python tools/nb_colab.py --check     # exit 1 if a notebook lacks the current cell
 
 On Colab the cell installs sparkles-lite from the repository; in any other kernel (the venv, the
-tests, papermill) it does nothing. The builders (tools/build_*.py) call `colab_cell()`, so a rebuilt
-notebook keeps it; `--insert` puts the same cell into the committed notebooks by editing their JSON
+tests, papermill) it does nothing. The builders (tools/build_*.py) get `colab_cell()` through
+`tools/nbbuild.py`, so a rebuilt notebook keeps it; `--insert` puts the same cell into the committed notebooks by editing their JSON
 (nothing is executed, every other cell and output is kept), and is idempotent: a cell tagged
 `colab-setup` is updated in place, never duplicated.
 
