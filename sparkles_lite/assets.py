@@ -14,6 +14,9 @@ NAMED_MODELS = {
     "sparkleschat-lite": ASSETS / "sparkleschat-lite",  # stage 1 + stage 2 (multi-image dialogues)
 }
 
+# Not a saved model: `eval --model text-oracle` is the lite LM reading the true scene words.
+TEXT_ORACLE = "text-oracle"
+
 
 def resolve_model(name_or_path: str) -> Path | None:
     """A directory holding a saved SparklesChat, or None for a preset name."""

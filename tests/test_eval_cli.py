@@ -126,7 +126,11 @@ def test_lite_table_prints_paper_beside_lite(tmp_path, capsys):
     row = {t: {"accuracy": 0.5, "ci95": [0.4, 0.6], "n": 10, "correct": 5} for t in ("bison", "nlvr2")}
     results = {"n": 10, "tasks": ["bison", "nlvr2"],
                "rows": {"MiniGPT-4-lite (stage 1)": row,
-                        "SparklesChat-lite (stage 2)": {**row, "bison": {**row["bison"], "accuracy": 0.625}}}}
+                        "SparklesChat-lite (stage 2)": {**row, "bison": {**row["bison"], "accuracy": 0.625}},
+                        "text oracle (LM reads true scene words)": {**row, "nlvr2": {**row["nlvr2"],
+                                                                                    "accuracy": 0.875}}},
+               "sparkles_eval": {"text oracle (LM reads true scene words)": {"A1": 9.0, "A2": 8.0, "overall": 8.5,
+                                                                             "n_judged": 10}}}
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     runs = tmp_path / "runs" / "se"
@@ -136,11 +140,40 @@ def test_lite_table_prints_paper_beside_lite(tmp_path, capsys):
     assert main(["eval", "--task", "lite-table", "--results", str(path), "--out", str(tmp_path / "runs")]) == 0
     text = capsys.readouterr().out
     assert "| SparklesChat-lite (stage 2) | 62.5 [40.0, 60.0] | 50.0 [40.0, 60.0] |" in text
-    assert "| BISON (acc. %) | 56.7 | 46.0 | - | 62.5 | 50.0 |" in text
-    assert "| NLVR2 (acc. %) | 58.0 | 51.3 | - | 50.0 | 50.0 |" in text
-    assert "| SparklesEval (score /10) | 8.56 | 3.91 | 9.26 | 7.25 | - |" in text
+    assert "| BISON (acc. %) | 56.7 | 46.0 | - | 62.5 | 50.0 | 50.0 |" in text
+    assert "| NLVR2 (acc. %) | 58.0 | 51.3 | - | 50.0 | 50.0 | 87.5 |" in text
+    assert "| SparklesEval (score /10) | 8.56 | 3.91 | 9.26 | 7.25 | - | 8.50 |" in text
     assert main(["eval", "--task", "lite-table", "--results", str(tmp_path / "missing.json")]) == 1
     assert "no saved lite table" in capsys.readouterr().out
+
+
+def test_text_oracle_reads_true_scenes_of_lite_data(tmp_path, capsys):
+    out = tmp_path / "oracle"
+    args = ["eval", "--model", "text-oracle", "--task", "sparkles-eval", "--out", str(out), "--limit", "2",
+            "--data", str(SAMPLE / "sparkles_eval.json")]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["model"] == "text-oracle" and summary["n_judged"] == 2
+    # the oracle sees slot words, not pixels: its answers name the sample's image ids
+    assert all("IMAGE#" in a for r in _lines(out / "results.jsonl") for a in r["answers"][:1])
+    # data without scenes.json (e.g. the real SparklesEval) has no true scenes: a clear error, nothing run
+    bare = tmp_path / "real"
+    bare.mkdir()
+    (bare / "bison.json").write_text((SAMPLE / "bison.json").read_text())
+    args = ["eval", "--model", "text-oracle", "--task", "bison", "--out", str(tmp_path / "b"), "--limit", "2",
+            "--data", str(bare / "bison.json"), "--images", str(SAMPLE / "images")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "scenes.json" in err and "text oracle runs only on lite data" in err
+
+
+def test_oracle_answer_fn_names_an_image_without_a_scene():
+    from sparkles_lite.data.lite_files import load_scenes
+
+    fn = model_answer.oracle_answer_fn(lm=None, tokenizer=None, scenes=load_scenes(SAMPLE))
+    msg = Message(USER, "What is in IMAGE#nope<Img><ImageHere></Img>?", [ImageRef("nope", "")])
+    with pytest.raises(KeyError, match="IMAGE#nope"):
+        fn([msg], {})
 
 
 def test_bad_arguments(tmp_path, capsys):

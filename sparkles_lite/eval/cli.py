@@ -30,6 +30,7 @@ from typing import Any
 
 from PIL import Image
 
+from sparkles_lite.assets import TEXT_ORACLE
 from sparkles_lite.data.schema import Dialogue
 
 TASKS = ("bison", "nlvr2", "sparkles-eval", "lite-table")
@@ -45,6 +46,8 @@ PAPER = {
 }
 TITLES = {"bison": "BISON (acc. %)", "nlvr2": "NLVR2 (acc. %)", "sparkles-eval": "SparklesEval (score /10)"}
 LITE_MODELS = {"SparklesChat": "sparkleschat-lite", "MiniGPT-4": "minigpt4-lite"}
+# The lite counterpart of the paper's GPT-4 row: the frozen LM reading the true scene words.
+ORACLE = "text oracle"
 
 
 # ---------------------------------------------------------------- data
@@ -124,6 +127,28 @@ def _load_model(model: Any):
     return model
 
 
+def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int):
+    """The `AnswerFn` for a model (name, dir, or loaded SparklesChat), or for `text-oracle`: the
+    shipped lite LM reading the true scene words, which needs the lite data's scenes.json."""
+    from sparkles_lite.eval.model_answer import model_answer_fn, oracle_answer_fn
+
+    if model != TEXT_ORACLE:
+        return model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed)
+    from sparkles_lite.assets import LITE_LM
+    from sparkles_lite.data.lite_files import SCENES_FILE, load_scenes
+    from sparkles_lite.model.language import load_lm
+    from sparkles_lite.model.tokenizer import load_tokenizer
+
+    scenes_file = Path(data_file).parent / SCENES_FILE
+    if not scenes_file.is_file():
+        raise ValueError(f"--model {TEXT_ORACLE} reads the true scenes, but {scenes_file} does not exist: "
+                         "the text oracle runs only on lite data (written with its scenes.json)")
+    import torch
+
+    lm = load_lm(str(LITE_LM), dtype=torch.float32).eval()
+    return oracle_answer_fn(lm, load_tokenizer(LITE_LM), load_scenes(scenes_file), max_new_tokens)
+
+
 def _model_name(model: Any, name: str | None = None) -> str:
     return name or (str(model) if isinstance(model, (str, Path)) else type(model).__name__)
 
@@ -148,7 +173,6 @@ def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | Non
     """BISON or NLVR2 for one model (a name/dir, or a loaded SparklesChat: then say `model_name`)
     into `out`; resumes a killed run; returns the summary."""
     from sparkles_lite.eval.choice_tasks import run_choice_task
-    from sparkles_lite.eval.model_answer import model_answer_fn
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
 
@@ -157,7 +181,7 @@ def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | Non
     items, filenames = load_choice_items(task, data_file, limit)
     lookup = image_lookup(image_dir, filenames)
     started = time.time()
-    answer = model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed)
+    answer = answer_fn_for(model, data_file, max_new_tokens, seed)
     summary = run_choice_task(task, items, answer, out, image_lookup=lookup, retries=retries, seed=seed,
                               progress=_printer(len(items), 25, verbose))
     summary.update(model=_model_name(model, model_name), data=str(data_file), images=str(image_dir), limit=limit,
@@ -193,7 +217,6 @@ def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None,
                  repeats: int = 1, price_per_1k: float = GPT4_PRICE_PER_1K, yes: bool = False,
                  max_new_tokens: int = 64, seed: int = 0, verbose: bool = True) -> dict[str, Any] | None:
     """SparklesEval for one model into `out`; None (nothing sent) when a paid judge lacks `yes`."""
-    from sparkles_lite.eval.model_answer import model_answer_fn
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
     from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, run_sparkles_eval
@@ -219,7 +242,7 @@ def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None,
             return None
         lookup = image_lookup(image_dir)
         started = time.time()
-        answer = model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed)
+        answer = answer_fn_for(model, data_file, max_new_tokens, seed)
         summary = run_sparkles_eval(dialogues, answer, judge, out, image_lookup=lookup, repeats=repeats,
                                     progress=_printer(len(dialogues), 10, verbose))
     finally:
@@ -243,19 +266,20 @@ def _fmt(x: float | None, digits: int) -> str:
 def lite_numbers(results: dict | None, summaries: list[dict] = ()) -> dict[str, dict[str, float | None]]:
     """{task: {"SparklesChat": value, "MiniGPT-4": value}} for the lite models: BISON/NLVR2 accuracy
     (%) from the saved lite table, SparklesEval overall from sparkles-eval run summaries."""
-    out: dict[str, dict[str, float | None]] = {t: {k: None for k in LITE_MODELS} for t in PAPER}
+    keys = {**{k: f"{k}-lite" for k in LITE_MODELS}, ORACLE: "text oracle"}  # saved-table row title prefixes
+    out: dict[str, dict[str, float | None]] = {t: {k: None for k in keys} for t in PAPER}
     for title, rows in ((results or {}).get("rows") or {}).items():
-        for key in LITE_MODELS:
-            if title.startswith(f"{key}-lite"):
+        for key, prefix in keys.items():
+            if title.startswith(prefix):
                 for task in ("bison", "nlvr2"):
                     if rows.get(task):
                         out[task][key] = 100 * rows[task]["accuracy"]
     for title, judged in ((results or {}).get("sparkles_eval") or {}).items():
-        for key in LITE_MODELS:
-            if title.startswith(f"{key}-lite") and judged.get("overall") is not None:
+        for key, prefix in keys.items():
+            if title.startswith(prefix) and judged.get("overall") is not None:
                 out["sparkles-eval"][key] = judged["overall"]
     for s in summaries:
-        for key, name in LITE_MODELS.items():
+        for key, name in (LITE_MODELS | {ORACLE: TEXT_ORACLE}).items():
             if s.get("task") == "sparkles-eval" and s.get("model") == name and s.get("overall") is not None:
                 out["sparkles-eval"][key] = s["overall"]
             elif s.get("task") in ("bison", "nlvr2") and s.get("model") == name and out[s["task"]][key] is None:
@@ -266,12 +290,12 @@ def lite_numbers(results: dict | None, summaries: list[dict] = ()) -> dict[str, 
 def paper_comparison(lite: dict[str, dict[str, float | None]]) -> str:
     """Markdown: the paper's numbers beside the lite models'. Same shape, not the same scale."""
     lines = ["| benchmark | SparklesChat (paper) | MiniGPT-4 (paper) | GPT-4 (paper) | "
-             "SparklesChat-lite | MiniGPT-4-lite |", "|---|---|---|---|---|---|"]
+             "SparklesChat-lite | MiniGPT-4-lite | text oracle (lite) |", "|---|---|---|---|---|---|---|"]
     for task, paper in PAPER.items():
         d = 2 if task == "sparkles-eval" else 1
         lines.append(f"| {TITLES[task]} | {_fmt(paper['SparklesChat'], d)} | {_fmt(paper['MiniGPT-4'], d)} | "
                      f"{_fmt(paper.get('GPT-4'), d)} | {_fmt(lite[task]['SparklesChat'], d)} | "
-                     f"{_fmt(lite[task]['MiniGPT-4'], d)} |")
+                     f"{_fmt(lite[task]['MiniGPT-4'], d)} | {_fmt(lite[task].get(ORACLE), d)} |")
     return "\n".join(lines)
 
 
@@ -319,7 +343,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.add_argument("--task", choices=TASKS, required=True)
     parser.add_argument("--model", help="saved model dir, shipped name (sparkleschat-lite, minigpt4-lite, "
-                                        "control-lite) or preset")
+                                        "control-lite), preset, or text-oracle (the lite LM reading the "
+                                        "true scene words; lite data only)")
     parser.add_argument("--out", type=Path, help="run folder (predictions, summary.json, report.html); "
                                                  "for lite-table: where to look for SparklesEval runs")
     parser.add_argument("--data", type=Path, default=None, help="BISON / NLVR2 / SparklesEval file (default: "
@@ -369,8 +394,13 @@ def run(args: argparse.Namespace) -> int:
         keys = ("n", "n_judged", "n_failed", "A1", "A2", "overall")
         print(json.dumps({k: summary.get(k) for k in keys} | {"criteria": summary["criteria"]}, indent=1))
     else:
-        summary = run_choice(args.task, args.model, args.out, data=args.data, images=args.images, limit=args.limit,
-                             retries=args.retries, max_new_tokens=args.max_new_tokens or 48, seed=args.seed)
+        try:
+            summary = run_choice(args.task, args.model, args.out, data=args.data, images=args.images,
+                                 limit=args.limit, retries=args.retries, max_new_tokens=args.max_new_tokens or 48,
+                                 seed=args.seed)
+        except ValueError as e:
+            print(f"eval: {e}", file=sys.stderr)
+            return 2
         ci = summary["ci95"]
         print(f"{args.task}: accuracy {100 * summary['accuracy']:.1f}% [95% CI {100 * ci[0]:.1f}, {100 * ci[1]:.1f}] "
               f"on n={summary['n']} ({summary['unparsable']} unparsable, {summary['retried']} retried)")

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from sparkles_lite import assets
+from sparkles_lite.assets import TEXT_ORACLE
 from sparkles_lite.eval.lite_eval import EVAL_TASKS, evaluate, format_table, model_answerer, oracle_answerer
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.model.text_lm import generate_text_batch
@@ -36,20 +37,25 @@ def build_table(n: int = 400, device: str = "auto", batch_size: int = 128,
     dev = pick_device(device)
     rows, judged, started = {}, {}, time.time()
     oracle_lm = None
+    def judge(title: str, model) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = run_sparkles(model, tmp, limit=sparkles_eval_n, verbose=False)
+        judged[title] = {k: summary.get(k) for k in ("A1", "A2", "overall", "ci95", "criteria", "n_judged",
+                                                     "n_failed")}
+        print(f"{title}: SparklesEval-lite {judged[title]['overall']}", flush=True)
+
     for title, name in (models or MODEL_ROWS).items():
         model = SparklesChat.from_pretrained(name).to(dev).eval()
         rows[title] = evaluate(model_answerer(model), n=n, batch_size=batch_size)
         oracle_lm = model
         print(f"{title}: { {t: round(r['accuracy'], 3) for t, r in rows[title].items()} }", flush=True)
         if sparkles_eval_n:
-            with tempfile.TemporaryDirectory() as tmp:
-                summary = run_sparkles(model, tmp, limit=sparkles_eval_n, verbose=False)
-            judged[title] = {k: summary.get(k) for k in ("A1", "A2", "overall", "ci95", "criteria", "n_judged",
-                                                         "n_failed")}
-            print(f"{title}: SparklesEval-lite {judged[title]['overall']}", flush=True)
+            judge(title, model)
     lm, tok = oracle_lm.lm, oracle_lm.tokenizer
     rows[ORACLE_ROW] = evaluate(oracle_answerer(lambda convs: generate_text_batch(lm, tok, convs)), n=n,
                                 batch_size=batch_size)
+    if sparkles_eval_n:
+        judge(ORACLE_ROW, TEXT_ORACLE)
     return {"n": n, "tasks": list(EVAL_TASKS), "rows": rows, "sparkles_eval": judged,
             "minutes": round((time.time() - started) / 60, 2),
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
