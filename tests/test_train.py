@@ -84,3 +84,14 @@ def test_pretrain_vision_resumes_from_checkpoint(tmp_path):
     state = torch.load(tmp_path / "checkpoint-vision.pt", weights_only=False)
     assert state["step"] == 4
     assert (tmp_path / "vision" / "model.safetensors").exists()
+
+
+def test_cpu_autocast_follows_bf16_support(monkeypatch):
+    """bf16 on CPUs with bf16 units (faster there), fp32 elsewhere; the env var overrides."""
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("SPARKLES_CPU_BF16", "1")
+    with common.autocast(cpu):
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16 and torch.is_autocast_enabled("cpu")
+    monkeypatch.setenv("SPARKLES_CPU_BF16", "0")
+    with common.autocast(cpu):
+        assert not torch.is_autocast_enabled("cpu")

@@ -21,9 +21,24 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with bf16 matrix units (Intel AMX or AVX512-BF16): there bf16 autocast trains
+    the lite models ~1.6x faster (measured); elsewhere bf16 is emulated and slower than fp32.
+    SPARKLES_CPU_BF16=0 or 1 overrides the detection."""
+    forced = os.environ.get("SPARKLES_CPU_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
+    cpu = getattr(torch, "cpu", None)
+    checks = (getattr(cpu, "_is_amx_tile_supported", None), getattr(cpu, "_is_avx512_bf16_supported", None))
+    return any(check() for check in checks if check is not None)
+
+
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast where the GPU supports it, fp16 otherwise (use `grad_scaler`); fp32 on CPU."""
+    """bf16 autocast where the GPU supports it, fp16 otherwise (use `grad_scaler`); on CPU bf16
+    where the CPU has bf16 units, else fp32. Weights and optimizer state stay fp32 either way."""
     if device.type != "cuda":
+        if device.type == "cpu" and cpu_has_fast_bf16():
+            return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype)
