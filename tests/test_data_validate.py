@@ -217,9 +217,17 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"{p}: dialogue 0, message 3: empty content"
 
 
-def test_cli_generate_calls_lite_tasks(tmp_path):
-    lite_tasks = pytest.importorskip("sparkles_lite.data.lite_tasks", reason="lite_tasks is written by another engineer")
-    if not hasattr(lite_tasks, "write_lite_dataset"):
-        pytest.skip("sparkles_lite.data.lite_tasks.write_lite_dataset does not exist yet")
-    assert main(["data", "generate", "--out", str(tmp_path / "lite"), "--n-dialogues", "4", "--seed", "1"]) == 0
-    assert any((tmp_path / "lite").rglob("*.json"))
+def test_cli_generate_writes_the_requested_counts(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "lite"
+    args = ["data", "generate", "--out", str(out), "--n-dialogues", "4", "--n-captions", "2", "--n-eval", "3",
+            "--seed", "1"]
+    assert main(args) == 0
+    assert "sparkles_eval.json" in capsys.readouterr().out
+    counts = {f: len(json.loads((out / f).read_text())) for f in
+              ("sparkles_dialogue.json", "captions.json", "sparkles_eval.json", "bison.json", "nlvr2.json")}
+    assert counts == {"sparkles_dialogue.json": 4, "captions.json": 2, "sparkles_eval.json": 3, "bison.json": 3,
+                      "nlvr2.json": 3}
+    assert main(["data", "generate", "--out", str(out), "--n-eval", "-1"]) == 2
+    assert "counts must be >= 0" in capsys.readouterr().err

@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", type=Path, required=True)
     g.add_argument("--n-dialogues", type=int, default=1000)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--n-eval", type=int, default=150, help="items per held-out evaluation set (SparklesEval-, "
+                                                           "BISON-, NLVR2-lite; the paper uses 150)")
+    g.add_argument("--n-captions", type=int, default=None, help="stage-1 captions (default: --n-dialogues)")
 
     llm = sub.add_parser("llm-generate", help="write dialogues with an OpenAI-compatible LLM, as the paper did")
     llm.add_argument("--pool", type=Path, required=True,
@@ -49,7 +52,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.data_command == "generate":
         from sparkles_lite.data.lite_tasks import write_lite_dataset
-        write_lite_dataset(args.out, n_dialogues=args.n_dialogues, seed=args.seed)
+        try:
+            paths = write_lite_dataset(args.out, n_dialogues=args.n_dialogues, seed=args.seed, n_eval=args.n_eval,
+                                       n_captions=args.n_captions)
+        except ValueError as e:
+            print(f"data generate: {e}", file=sys.stderr)
+            return 2
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
         return 0
     from sparkles_lite.data.io import load_dialogues
     from sparkles_lite.data.llm_generator import GeneratorConfig, generate_dialogues
