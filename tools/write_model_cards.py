@@ -23,12 +23,25 @@ CPU = ("python -m sparkles_lite train --stage 1 --init minigpt4-lite --out runs/
        "--batch-size 64 --lr 0.002 --n-train 20000 --seed 2\n"
        "STAGE1_INIT=runs/cpu/stage1 ... bash tools/train_projections_cpu.sh 40   "
        "# stage 2 for 40 min, the matched control, the table")
+CPU_2 = ("python -m sparkles_lite train --stage 2 --init sparkleschat-lite --out runs/cpu2/stage2 --minutes 42 "
+         "--max-steps 100000 --batch-size 32 --lr 0.002 --n-train 30000 --seed 1   # bf16 autocast on the CPU\n"
+         "python -m sparkles_lite train --stage 1 --init control-lite --out runs/cpu2/control --max-steps S2_STEPS "
+         "--batch-size 32 --lr 0.002 --n-train 20000 --seed 4   # the control: as many caption steps")
+# Runs before the latest one, from their saved train_metrics.json (the latest run's file ships beside the weights).
+EARLIER = {
+    "control-lite": [{"run": "CPU control", "stage": 1, "steps": 1600, "batch_size": 32, "minutes": 7.4,
+                      "device": "cpu", "n_train": 20000}],
+    "sparkleschat-lite": [{"run": "CPU stage 2", "stage": 2, "steps": 1600, "batch_size": 32, "minutes": 24.4,
+                           "device": "cpu", "n_train": 20000,
+                           "before": {"heldout_loss": 0.890, "select_accuracy": 0.06},
+                           "after": {"heldout_loss": 0.191, "select_accuracy": 0.44}}],
+}
 DATA_LM = ("Text-only SparklesDialogue-lite generated on the fly (never the same example twice): 2-turn dialogues, "
            "multi-image questions, captions, BISON-/NLVR2-style prompts, with each image's 9 slot words "
            "(size, colour, shape x left/centre/right) in place of the image.")
 DATA_S1 = "20,000 generated single-image captions, MiniGPT-4 prompt `<Img><ImageHere></Img> Describe this image.`"
-DATA_S2 = ("20,000 generated SparklesDialogue-lite examples: 70% 2-turn dialogues over 2-4 images, 30% single "
-           "questions over 2-4 images; no BISON/NLVR2-style prompt.")
+DATA_S2 = ("Generated SparklesDialogue-lite examples (20,000, then a fresh 30,000 for the continued run): 70% 2-turn "
+           "dialogues over 2-4 images, 30% single questions over 2-4 images; no BISON/NLVR2-style prompt.")
 
 
 def load(path: Path) -> dict:
@@ -76,11 +89,16 @@ def main() -> None:
                  "note": "first 0.36 min of stage 1, inside the GPU build"},
                 {"run": "CPU stage 1 continued", "steps": 500, "batch_size": 64, "device": "cpu (2 cores)",
                  "minutes": 25.74}]
+        commands = [GPU_2, CPU]
         if name != "minigpt4-lite":
-            runs.append({k: metrics.get(k) for k in ("stage", "steps", "batch_size", "minutes", "device",
-                                                     "n_train", "before", "after")})
-        write_model_card(A / name, name, what + f" Trainable parameters: {meta.get('training', {}).get('trainable_parameters', metrics.get('trainable_parameters'))}.",
-                         [GPU_2, CPU], data, runs, rows.get(title_of[name]))
+            runs += EARLIER[name]
+            runs.append({"run": "CPU continued (bf16)"} | {k: metrics.get(k) for k in (
+                "stage", "steps", "batch_size", "minutes", "device", "n_train", "before", "after")})
+            commands.append(CPU_2.replace("S2_STEPS", str(load(A / "sparkleschat-lite" / "train_metrics.json")
+                                                          .get("steps"))))
+        trainable = meta.get("training", {}).get("trainable_parameters", metrics.get("trainable_parameters"))
+        write_model_card(A / name, name, what + f" Trainable parameters: {trainable}.", commands, data, runs,
+                         rows.get(title_of[name]))
     print("model cards written under", A)
 
 
