@@ -42,7 +42,8 @@ This notebook:
 1. prints the rubric and one judge prompt exactly as the judge receives it;
 2. starts the **offline lite judge** (a local OpenAI-compatible server that knows every lite scene
    fact) and talks to it with the `openai` client, the same code path a GPT judge uses;
-3. scores MiniGPT-4-lite and SparklesChat-lite on SparklesEval-lite, beside the paper's numbers;
+3. scores MiniGPT-4-lite, SparklesChat-lite and the text oracle on SparklesEval-lite, beside the
+   paper's numbers;
 4. shows the HTML report of a run;
 5. estimates what a real judge would cost, and shows how to point the evaluation at GPT-4o or a
    vLLM server.""", []),
@@ -67,10 +68,9 @@ from sparkles_lite.data.schema import strip_placeholders
 from sparkles_lite.eval import cli as eval_cli
 from sparkles_lite.eval.judge import CRITERIA, SCORE_KEYS, SYSTEM_PROMPT, Judge, JudgeInput, build_judge_prompt
 from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
-from sparkles_lite.eval.model_answer import model_answer_fn, set_eval_threads
+from sparkles_lite.eval.model_answer import set_eval_threads
 from sparkles_lite.eval.report import render_sparkles_report, report_run
 from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, run_sparkles_eval, split_turns
-from sparkles_lite.model.sparkles_chat import SparklesChat
 
 if SMOKE:
     N_ITEMS = min(N_ITEMS, 6)
@@ -135,25 +135,27 @@ wrong_a2 = refs[1].replace("IMAGE#", "IMAGE#9") if "IMAGE#" in refs[1] else "The
 print("\\nThe same, with a second answer that names an image that does not exist:", repr(wrong_a2))
 print(ask_judge(JudgeInput(example.images, example.questions, [refs[0], wrong_a2], list(refs))))""", []),
     ("md", """\
-## 3 · SparklesEval-lite: MiniGPT-4-lite vs SparklesChat-lite
+## 3 · SparklesEval-lite: MiniGPT-4-lite vs SparklesChat-lite vs the text oracle
 
 **MiniGPT-4-lite** trained its projection on single-image captions only (stage 1); **SparklesChat-lite**
 continued on multi-image, two-turn dialogues (stage 2). Both share the same frozen vision tower and
-LM. `run_sparkles_eval` asks question 1, appends the model's own answer, asks question 2 with every
+LM. The **text oracle** is that frozen LM alone, reading each image's true scene words where the image
+goes: no pixels, no projection. It plays the part of GPT-4 in the paper's table (a strong model that
+answers from text it is given) and is the ceiling a projection can reach. `run_sparkles_eval` asks question 1, appends the model's own answer, asks question 2 with every
 image shown so far, and sends the dialogue to the judge through `judge.Judge` (the `openai` client with
 a disk cache and bounded retries). Each dialogue is logged as it finishes, so an interrupted run
 resumes. (The paper's numbers are for 7B-parameter models on real photographs; compare the *gap*
 between the two models, not the values.)""", []),
     ("code", """\
-MODELS = {"MiniGPT-4-lite": "minigpt4-lite", "SparklesChat-lite": "sparkleschat-lite"}
+MODELS = {"MiniGPT-4-lite": "minigpt4-lite", "SparklesChat-lite": "sparkleschat-lite", "text oracle": "text-oracle"}
 PAPER = eval_cli.PAPER["sparkles-eval"]  # {"SparklesChat": 8.56, "MiniGPT-4": 3.91, "GPT-4": 9.26}
 judge = Judge(model=MODEL_ID, cache_dir=RUN / "judge_cache", base_url=base_url)
 summaries = {}
 for title, name in MODELS.items():
-    model = SparklesChat.from_pretrained(name).eval()
+    # a model answers from pixels; the oracle from the true scenes in scenes.json beside the data
+    answer = eval_cli.answer_fn_for(name, DATA["sparkles_eval"], max_new_tokens=64, seed=SEED)
     out = RUN / name
-    summaries[title] = run_sparkles_eval(dialogues, model_answer_fn(model, max_new_tokens=64), judge, out,
-                                         image_lookup=lookup)
+    summaries[title] = run_sparkles_eval(dialogues, answer, judge, out, image_lookup=lookup)
     report_run(out, lookup)  # out/report.html
     print(f"{title}: overall {summaries[title]['overall']:.2f} on {summaries[title]['n_judged']} judged dialogues "
           f"({summaries[title]['n_failed']} failed)")""", []),
@@ -162,24 +164,22 @@ def ci(s, key):
     low, high = s["ci95"].get(key, [s[key], s[key]])
     return f"{s[key]:.2f} [{low:.2f}, {high:.2f}]"
 
-paper_of = {"MiniGPT-4-lite": PAPER["MiniGPT-4"], "SparklesChat-lite": PAPER["SparklesChat"]}
+paper_of = {"MiniGPT-4-lite": "MiniGPT-4", "SparklesChat-lite": "SparklesChat", "text oracle": "GPT-4"}
 rows = ["| model | A1 | A2 | overall [95% CI] | C1 | C2 | C3 | paper (overall) |", "|---|---|---|---|---|---|---|---|"]
 for title, s in summaries.items():
     c = s["criteria"]
     rows.append(f"| {title} | {s['A1']:.2f} | {s['A2']:.2f} | {ci(s, 'overall')} | {c['C1']:.2f} | {c['C2']:.2f} | "
-                f"{c['C3']:.2f} | {paper_of[title]:.2f} ({title.removesuffix('-lite')}) |")
-rows.append(f"| GPT-4 (paper) | - | - | - | - | - | - | {PAPER['GPT-4']:.2f} |")
+                f"{c['C3']:.2f} | {PAPER[paper_of[title]]:.2f} ({paper_of[title]}) |")
 display(Markdown(f"SparklesEval-lite, n = {len(dialogues)} dialogues, offline lite judge\\n\\n" + "\\n".join(rows)))""", []),
     ("code", """\
 keys = ["C1", "C2", "C3", "A1", "A2", "overall"]
 fig, ax = plt.subplots(figsize=(8, 3.4))
-width = 0.38
+width = 0.27
 for k, (title, s) in enumerate(summaries.items()):
     values = [s["criteria"][key] if key.startswith("C") else s[key] for key in keys]
-    ax.bar([i + (k - 0.5) * width for i in range(len(keys))], values, width, label=title)
-for k, (title, value) in enumerate(paper_of.items()):
-    ax.plot([len(keys) - 1 + (k - 0.5) * width], [value], "k*", markersize=11,
-            label="paper (overall)" if k == 0 else None)
+    ax.bar([i + (k - 1) * width for i in range(len(keys))], values, width, label=title)
+    ax.plot([len(keys) - 1 + (k - 1) * width], [PAPER[paper_of[title]]], "k*", markersize=11,
+            label="paper (overall; GPT-4 for the oracle)" if k == 0 else None)
 ax.set_xticks(range(len(keys)), keys)
 ax.set_ylim(0, 10.5)
 ax.set_ylabel("judge score (1-10)")
