@@ -266,7 +266,7 @@ def _fmt(x: float | None, digits: int) -> str:
 def lite_numbers(results: dict | None, summaries: list[dict] = ()) -> dict[str, dict[str, float | None]]:
     """{task: {"SparklesChat": value, "MiniGPT-4": value}} for the lite models: BISON/NLVR2 accuracy
     (%) from the saved lite table, SparklesEval overall from sparkles-eval run summaries."""
-    keys = {**{k: f"{k}-lite" for k in LITE_MODELS}, ORACLE: "text oracle"}  # saved-table row title prefixes
+    keys = {**{k: f"{k}-lite" for k in LITE_MODELS}, ORACLE: ORACLE}  # saved-table row title prefixes
     out: dict[str, dict[str, float | None]] = {t: {k: None for k in keys} for t in PAPER}
     for title, rows in ((results or {}).get("rows") or {}).items():
         for key, prefix in keys.items():

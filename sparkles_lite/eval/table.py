@@ -37,6 +37,7 @@ def build_table(n: int = 400, device: str = "auto", batch_size: int = 128,
     dev = pick_device(device)
     rows, judged, started = {}, {}, time.time()
     oracle_lm = None
+
     def judge(title: str, model) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             summary = run_sparkles(model, tmp, limit=sparkles_eval_n, verbose=False)
@@ -54,7 +55,7 @@ def build_table(n: int = 400, device: str = "auto", batch_size: int = 128,
     lm, tok = oracle_lm.lm, oracle_lm.tokenizer
     rows[ORACLE_ROW] = evaluate(oracle_answerer(lambda convs: generate_text_batch(lm, tok, convs)), n=n,
                                 batch_size=batch_size)
-    if sparkles_eval_n:
+    if sparkles_eval_n:  # the shipped lite LM, which every shipped model shares, reading scenes.json
         judge(ORACLE_ROW, TEXT_ORACLE)
     return {"n": n, "tasks": list(EVAL_TASKS), "rows": rows, "sparkles_eval": judged,
             "minutes": round((time.time() - started) / 60, 2),
