@@ -14,3 +14,15 @@ def test_verdicts_need_non_overlapping_intervals():
     assert "better" in lines[0] and "no clear difference" in lines[1] and "worse" in lines[2]
     assert "40.0% vs 10.0%" in lines[0]
     assert "| a | 40.0 [35.0, 45.0]" in format_table(rows, ("select",))
+
+
+def test_build_table_scores_models_and_the_text_oracle_on_both_protocols():
+    from sparkles_lite.eval.table import ORACLE_ROW, build_table, format_sparkles_eval
+
+    results = build_table(n=2, device="cpu", batch_size=2, models={"SparklesChat-lite": "sparkleschat-lite"},
+                          sparkles_eval_n=2)
+    assert list(results["rows"]) == ["SparklesChat-lite", ORACLE_ROW]
+    assert all(r["n"] == 2 for row in results["rows"].values() for r in row.values())
+    assert set(results["sparkles_eval"]) == {"SparklesChat-lite", ORACLE_ROW}
+    assert all(s["n_judged"] == 2 and 1 <= s["overall"] <= 10 for s in results["sparkles_eval"].values())
+    assert f"| {ORACLE_ROW} |" in format_sparkles_eval(results)
