@@ -57,11 +57,13 @@ def oracle_answer_fn(lm, tokenizer, scenes: Mapping[str, world.Scene], max_new_t
     """An `AnswerFn` for the text oracle: the frozen LM alone, given each image's true slot words
     where its placeholder sits. It ignores the pixels; it is the ceiling a projection can reach.
     Only lite data has the true scenes (scenes.json); a KeyError names an image without one."""
+    scenes = dict(scenes)
+
     def answer(messages: list[Message], images: Mapping[str, Image.Image]) -> str:
         missing = [ref.image_id for m in messages for ref in m.images if ref.image_id not in scenes]
         if missing:
             raise KeyError(f"the text oracle has no true scene for IMAGE#{', IMAGE#'.join(missing)}")
-        return generate_text_batch(lm, tokenizer, [text_only(list(messages), dict(scenes))],
+        return generate_text_batch(lm, tokenizer, [text_only(list(messages), scenes)],
                                    max_new_tokens=max_new_tokens)[0]
 
     answer.model = TEXT_ORACLE  # type: ignore[attr-defined]

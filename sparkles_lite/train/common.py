@@ -28,9 +28,13 @@ def cpu_has_fast_bf16() -> bool:
     forced = os.environ.get("SPARKLES_CPU_BF16")
     if forced in ("0", "1"):
         return forced == "1"
-    cpu = getattr(torch, "cpu", None)
-    checks = (getattr(cpu, "_is_amx_tile_supported", None), getattr(cpu, "_is_avx512_bf16_supported", None))
-    return any(check() for check in checks if check is not None)
+    return _cpu_supports("amx_tile") or _cpu_supports("avx512_bf16")
+
+
+def _cpu_supports(feature: str) -> bool:
+    """torch's CPU feature probe (`torch.cpu._is_<feature>_supported`); False where torch lacks it."""
+    probe = getattr(getattr(torch, "cpu", None), f"_is_{feature}_supported", None)
+    return bool(probe and probe())
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
@@ -68,7 +72,7 @@ def peak_flops(device: torch.device) -> float:
             if key in name:
                 return flops
         return 100e12
-    amx = cpu_has_fast_bf16() and getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", lambda: False)()
+    amx = cpu_has_fast_bf16() and _cpu_supports("amx_tile")
     return (2e12 if amx else 0.1e12) * max(1, torch.get_num_threads())
 
 
