@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import LiteGenerator, score_answer, text_only
+from sparkles_lite.data.lite_tasks import STATEMENT_KINDS, LiteGenerator, score_answer, statement_kind, text_only
 from sparkles_lite.data.schema import IMAGE_BLOCK, placeholder_ids
 
 
@@ -90,3 +90,11 @@ def test_bison_and_nlvr2_are_balanced():
     bison = Counter(gen.bison().checks[0]["choice"] for _ in range(200))
     nlvr2 = Counter(gen.nlvr2().checks[0]["choice"] for _ in range(200))
     assert min(bison.values()) > 70 and min(nlvr2.values()) > 70
+
+
+def test_every_nlvr2_statement_has_one_kind_and_every_kind_occurs():
+    gen = LiteGenerator(5)
+    kinds = Counter(statement_kind(gen.nlvr2().meta["statement"]) for _ in range(300))
+    assert set(kinds) == set(STATEMENT_KINDS) and min(kinds.values()) > 30
+    with pytest.raises(ValueError, match="Both images have two"):
+        statement_kind("Both images have two red circles")

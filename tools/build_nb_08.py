@@ -56,7 +56,7 @@ from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
 from sparkles_lite.data.lite_files import load_scenes, write_lite_dataset
-from sparkles_lite.data.lite_tasks import LiteExample
+from sparkles_lite.data.lite_tasks import LiteExample, statement_kind
 from sparkles_lite.data.schema import USER, ImageRef, Message, strip_placeholders
 from sparkles_lite.eval import cli as eval_cli
 from sparkles_lite.eval.choice_tasks import summarise
@@ -162,6 +162,7 @@ for title, name in MODELS.items():
 chat = model  # the text oracle uses only the frozen LM (the same in every lite model)
 oracle = oracle_answerer(lambda convs: generate_text_batch(chat.lm, chat.tokenizer, convs))
 extractors = {"bison": extract_bison, "nlvr2": extract_nlvr2}
+oracle_records = {}
 for task in TASKS:
     batch = []
     for item in items[task]:
@@ -172,7 +173,8 @@ for task in TASKS:
     records = []
     for item, reply in zip(items[task], replies):
         choice = extractors[task](reply).choice
-        records.append({"correct": choice == item.gold, "extracted": choice, "attempts": 1})
+        records.append({"id": item.item_id, "correct": choice == item.gold, "extracted": choice, "attempts": 1})
+    oracle_records[task] = records
     results["text oracle"][task] = summarise(task, records)
 
 def cell(s):
@@ -215,6 +217,23 @@ for title, name in MODELS.items():
         said = Counter(r["extracted"] for r in records)
         gold = Counter(r["gold"] for r in records)
         print(f"{title:18s} {task:6s} answers {dict(sorted(said.items(), key=str))}  gold {dict(sorted(gold.items()))}")""", []),
+    ("md", """\
+NLVR2-lite statements come in four kinds (`lite_tasks.statement_kind` tells them apart by wording):
+counting one shape across both images, whether *both* images have a thing, whether IMAGE#1 has more
+objects, and whether *exactly one* image has a colour. Each needs a different cross-image skill, so
+the accuracy per kind says which skill a model lacks. (About 37 items per kind at n = 150: read the
+differences coarsely.)""", []),
+    ("code", """\
+kind_of = {item.item_id: statement_kind(item.meta["statement"]) for item in items["nlvr2"]}
+per_model = {title: [json.loads(line) for line in (RUN / f"{name}-nlvr2" / "predictions.jsonl").read_text().splitlines()]
+             for title, name in MODELS.items()}
+per_model["text oracle"] = oracle_records["nlvr2"]
+rows = ["| statement kind | n | " + " | ".join(per_model) + " |", "|---|---|" + "---|" * len(per_model)]
+for kind in sorted(set(kind_of.values())):
+    ids = {i for i, k in kind_of.items() if k == kind}
+    accs = [sum(r["correct"] for r in recs if r["id"] in ids) / len(ids) for recs in per_model.values()]
+    rows.append(f"| {kind} | {len(ids)} | " + " | ".join(f"{100 * a:.0f}%" for a in accs) + " |")
+display(Markdown("NLVR2-lite accuracy by statement kind\\n\\n" + "\\n".join(rows)))""", []),
     ("md", """\
 ## 4 · Failure cases
 

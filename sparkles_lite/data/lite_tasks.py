@@ -320,6 +320,24 @@ def _perturb(scene: Scene, rng: random.Random) -> Scene:
             return candidate
 
 
+# The four NLVR2-lite statement kinds `_statement` writes, told apart by their wording (the files keep
+# only the statement, as real NLVR2 does); used to see which kind of cross-image reasoning fails.
+STATEMENT_KINDS = {
+    "count across both": re.compile(r"^There (is|are) \w+ \w+ in the two images$"),
+    "both have": re.compile(r"^Both images have a \w+ \w+$"),
+    "more objects": re.compile(r"^IMAGE#1 has more objects than IMAGE#2$"),
+    "exactly one has": re.compile(r"^Exactly one image has a \w+ object$"),
+}
+
+
+def statement_kind(statement: str) -> str:
+    """Which of `STATEMENT_KINDS` an NLVR2-lite statement is; ValueError names any other statement."""
+    for kind, pattern in STATEMENT_KINDS.items():
+        if pattern.match(statement):
+            return kind
+    raise ValueError(f"not an NLVR2-lite statement: {statement!r}")
+
+
 def _statement(a: Scene, b: Scene, rng: random.Random) -> tuple[str, bool]:
     kind = rng.randrange(4)
     if kind == 0:
