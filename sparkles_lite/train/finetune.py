@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 from tqdm.auto import tqdm
+from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
 from sparkles_lite.data.lite_tasks import LiteGenerator
@@ -281,6 +282,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.set_threads()
+    if args.quiet:
+        hf_logging.disable_progress_bar()  # transformers' 'Loading weights' bar too
     if args.data and not args.images:
         raise SystemExit("--data needs --images DIR (where <image_id>.jpg/.png live)")
     finetune(args)

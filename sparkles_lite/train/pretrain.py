@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm.auto import tqdm
+from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
 from sparkles_lite.config import PoolingConfig, preset
@@ -303,6 +304,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.set_threads()
+    if args.quiet:
+        hf_logging.disable_progress_bar()  # transformers' 'Loading weights' bar too
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     device = common.pick_device(args.device)
