@@ -23,24 +23,39 @@ CPU = ("python -m sparkles_lite train --stage 1 --init minigpt4-lite --out runs/
        "--batch-size 64 --lr 0.002 --n-train 20000 --seed 2\n"
        "STAGE1_INIT=runs/cpu/stage1 ... bash tools/train_projections_cpu.sh 40   "
        "# stage 2 for 40 min, the matched control, the table")
-CPU_2 = ("python -m sparkles_lite train --stage 2 --init sparkleschat-lite --out runs/cpu2/stage2 --minutes 42 "
-         "--max-steps 100000 --batch-size 32 --lr 0.002 --n-train 30000 --seed 1   # bf16 autocast on the CPU\n"
-         "python -m sparkles_lite train --stage 1 --init control-lite --out runs/cpu2/control --max-steps S2_STEPS "
-         "--batch-size 32 --lr 0.002 --n-train 20000 --seed 4   # the control: as many caption steps")
+# Each continuation of stage 2 and, matched step for step, of the control (S2_STEPS: that run's stage-2 steps).
+CPU_CONTINUED = [
+    ("python -m sparkles_lite train --stage 2 --init sparkleschat-lite --out runs/cpu2/stage2 --minutes 42 "
+     "--max-steps 100000 --batch-size 32 --lr 0.002 --n-train 30000 --seed 1   # bf16 autocast on the CPU\n"
+     "python -m sparkles_lite train --stage 1 --init control-lite --out runs/cpu2/control --max-steps 3273 "
+     "--batch-size 32 --lr 0.002 --n-train 20000 --seed 4   # the control: as many caption steps"),
+    ("python -m sparkles_lite train --stage 2 --init sparkleschat-lite --out runs/cpu3/stage2 --minutes 65 "
+     "--max-steps 100000 --batch-size 32 --lr 0.002 --n-train 30000 --seed 2   # fresh data, bf16\n"
+     "python -m sparkles_lite train --stage 1 --init control-lite --out runs/cpu3/control --max-steps S2_STEPS "
+     "--batch-size 32 --lr 0.002 --n-train 20000 --seed 5   # the control: as many caption steps"),
+]
 # Runs before the latest one, from their saved train_metrics.json (the latest run's file ships beside the weights).
 EARLIER = {
     "control-lite": [{"run": "CPU control", "stage": 1, "steps": 1600, "batch_size": 32, "minutes": 7.4,
-                      "device": "cpu", "n_train": 20000}],
+                      "device": "cpu", "n_train": 20000},
+                     {"run": "CPU continued (bf16)", "stage": 1, "steps": 3273, "batch_size": 32, "minutes": 12.81,
+                      "device": "cpu", "n_train": 20000,
+                      "before": {"heldout_loss": 0.0113, "select_accuracy": 0.07},
+                      "after": {"heldout_loss": 0.0090, "select_accuracy": 0.11}}],
     "sparkleschat-lite": [{"run": "CPU stage 2", "stage": 2, "steps": 1600, "batch_size": 32, "minutes": 24.4,
                            "device": "cpu", "n_train": 20000,
                            "before": {"heldout_loss": 0.890, "select_accuracy": 0.06},
-                           "after": {"heldout_loss": 0.191, "select_accuracy": 0.44}}],
+                           "after": {"heldout_loss": 0.191, "select_accuracy": 0.44}},
+                          {"run": "CPU continued (bf16)", "stage": 2, "steps": 3273, "batch_size": 32,
+                           "minutes": 42.07, "device": "cpu", "n_train": 30000,
+                           "before": {"heldout_loss": 0.191, "select_accuracy": 0.44},
+                           "after": {"heldout_loss": 0.156, "select_accuracy": 0.44}}],
 }
 DATA_LM = ("Text-only SparklesDialogue-lite generated on the fly (never the same example twice): 2-turn dialogues, "
            "multi-image questions, captions, BISON-/NLVR2-style prompts, with each image's 9 slot words "
            "(size, colour, shape x left/centre/right) in place of the image.")
 DATA_S1 = "20,000 generated single-image captions, MiniGPT-4 prompt `<Img><ImageHere></Img> Describe this image.`"
-DATA_S2 = ("Generated SparklesDialogue-lite examples (20,000, then a fresh 30,000 for the continued run): 70% 2-turn "
+DATA_S2 = ("Generated SparklesDialogue-lite examples (20,000, then a fresh 30,000 for each continued run): 70% 2-turn "
            "dialogues over 2-4 images, 30% single questions over 2-4 images; no BISON/NLVR2-style prompt.")
 
 
@@ -92,10 +107,10 @@ def main() -> None:
         commands = [GPU_2, CPU]
         if name != "minigpt4-lite":
             runs += EARLIER[name]
-            runs.append({"run": "CPU continued (bf16)"} | {k: metrics.get(k) for k in (
+            runs.append({"run": "CPU continued again (bf16, fresh data)"} | {k: metrics.get(k) for k in (
                 "stage", "steps", "batch_size", "minutes", "device", "n_train", "before", "after")})
-            commands.append(CPU_2.replace("S2_STEPS", str(load(A / "sparkleschat-lite" / "train_metrics.json")
-                                                          .get("steps"))))
+            s2_steps = str(load(A / "sparkleschat-lite" / "train_metrics.json").get("steps"))
+            commands += [c.replace("S2_STEPS", s2_steps) for c in CPU_CONTINUED]
         trainable = meta.get("training", {}).get("trainable_parameters", metrics.get("trainable_parameters"))
         write_model_card(A / name, name, what + f" Trainable parameters: {trainable}.", commands, data, runs,
                          rows.get(title_of[name]))
