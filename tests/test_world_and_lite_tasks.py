@@ -98,3 +98,14 @@ def test_every_nlvr2_statement_has_one_kind_and_every_kind_occurs():
     assert set(kinds) == set(STATEMENT_KINDS) and min(kinds.values()) > 30
     with pytest.raises(ValueError, match="Both images have two"):
         statement_kind("Both images have two red circles")
+
+
+def test_nlvr2_is_balanced_within_each_statement_kind():
+    """Else the wording alone answers: a model saying FALSE to every 'both have' would look right."""
+    gen = LiteGenerator(6)
+    labels = Counter()
+    for _ in range(400):
+        ex = gen.nlvr2()
+        labels[(statement_kind(ex.meta["statement"]), ex.checks[0]["choice"])] += 1
+    for kind in STATEMENT_KINDS:
+        assert labels[(kind, "TRUE")] > 30 and labels[(kind, "FALSE")] > 30, labels
