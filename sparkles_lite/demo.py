@@ -33,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from sparkles_lite.model.sparkles_chat import SparklesChat
     from sparkles_lite.train.common import set_threads
     from sparkles_lite.train.finetune import finetune, finetune_args
+    from transformers.utils import logging as hf_logging
 
     set_threads()
+    hf_logging.disable_progress_bar()  # no 'Loading weights' bars between the demo's lines
     out = Path(args.out)
     print("== 1. SparklesDialogue-lite data (real file layouts) ==")
     data_dir = out / "data"
