@@ -275,14 +275,14 @@ class LiteGenerator:
         kind*: otherwise the wording alone would give the answer away (a 'both have' statement is
         rarely true of two random scenes) and a model could score without looking at the images."""
         want = self.rng.random() < 0.5
-        kind = self.rng.randrange(len(STATEMENT_KINDS))
+        kind = self.rng.choice(list(STATEMENT_KINDS))
         for _ in range(2000):
             scenes = {"1": world.random_scene(self.rng), "2": world.random_scene(self.rng)}
             statement, truth = _statement(scenes["1"], scenes["2"], self.rng, kind)
             if truth == want:
                 break
         else:
-            raise RuntimeError(f"no {list(STATEMENT_KINDS)[kind]!r} statement that is {want} in 2000 draws")
+            raise RuntimeError(f"no {kind!r} statement that is {want} in 2000 draws")
         choice = prompts.NLVR2_CHOICES[0 if truth else 1]
         msg = Message(USER, prompts.nlvr2_prompt(statement),
                       [ImageRef(i, world.describe(s)) for i, s in scenes.items()])
@@ -343,22 +343,24 @@ def statement_kind(statement: str) -> str:
     raise ValueError(f"not an NLVR2-lite statement: {statement!r}")
 
 
-def _statement(a: Scene, b: Scene, rng: random.Random, kind: int) -> tuple[str, bool]:
-    """A statement of the `kind`-th of STATEMENT_KINDS about scenes a and b, and whether it is true."""
-    if kind == 0:
+def _statement(a: Scene, b: Scene, rng: random.Random, kind: str) -> tuple[str, bool]:
+    """A statement of `kind` (one of STATEMENT_KINDS) about scenes a and b, and whether it is true."""
+    if kind == "count across both":
         shape = rng.choice(world.SHAPES)
         real = a.count(shape=shape) + b.count(shape=shape)
         n = real if rng.random() < 0.5 else max(0, real + rng.choice((-1, 1)))
         noun = shape if n == 1 else shape + "s"
         verb = "is" if n == 1 else "are"
         return f"There {verb} {NUMBER_WORDS[n]} {noun} in the two images", n == real
-    if kind == 1:  # about a thing image 1 has, so that TRUE is not rare
+    if kind == "both have":  # about a thing image 1 has, so that TRUE is not rare
         thing = rng.choice(a.things)
         colour, shape = thing.colour, thing.shape
         truth = a.count(colour=colour, shape=shape) > 0 and b.count(colour=colour, shape=shape) > 0
         return f"Both images have a {colour} {shape}", truth
-    if kind == 2:
+    if kind == "more objects":
         return "IMAGE#1 has more objects than IMAGE#2", len(a.objects) > len(b.objects)
+    if kind != "exactly one has":
+        raise ValueError(f"unknown NLVR2-lite statement kind {kind!r}")
     colour = rng.choice(list(world.COLOURS))
     truth = (a.count(colour=colour) > 0) != (b.count(colour=colour) > 0)
     return f"Exactly one image has a {colour} object", truth
