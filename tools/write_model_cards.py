@@ -4,7 +4,8 @@
     python tools/write_model_cards.py
 
 The commands listed are the ones that produced the shipped files (GPU build, then the CPU
-continuation of the projections); numbers come from the JSON files, never typed by hand.
+continuation of the projections); numbers come from the JSON files shipped beside the weights,
+except the runs before the latest one (`EARLIER`), copied from their own train_metrics.json.
 """
 
 from __future__ import annotations
