@@ -9,8 +9,10 @@ import sys
 
 import torch
 
+from sparkles_lite.assets import LITE_LM
 from sparkles_lite.train import common
-from sparkles_lite.train.finetune import finetune, finetune_args, length_grouped_batches
+from sparkles_lite.train.common import length_grouped_batches
+from sparkles_lite.train.finetune import finetune, finetune_args
 from sparkles_lite.model.sparkles_chat import SparklesChat
 
 
@@ -95,3 +97,28 @@ def test_cpu_autocast_follows_bf16_support(monkeypatch):
     monkeypatch.setenv("SPARKLES_CPU_BF16", "0")
     with common.autocast(cpu):
         assert not torch.is_autocast_enabled("cpu")
+
+
+def test_lm_stream_groups_similar_lengths(tmp_path):
+    """One draw gives LENGTH_GROUP full batches with far less padding than a random batch would."""
+    from sparkles_lite.config import preset
+    from sparkles_lite.data.lite_tasks import LiteGenerator
+    from sparkles_lite.train.pretrain import LENGTH_GROUP, _LMBatcher
+    batcher = _LMBatcher(str(LITE_LM), preset("lite").max_length)
+    batches = batcher(LiteGenerator(0), 16)
+    assert len(batches) == LENGTH_GROUP
+    assert all(ids.shape[0] == 16 for ids, _, _ in batches)
+    padding = 1 - sum(int(m.sum()) for _, m, _ in batches) / sum(m.numel() for _, m, _ in batches)
+    lengths = torch.cat([m.sum(1) for _, m, _ in batches])
+    random_padding = 1 - lengths.float().mean().item() / lengths.max().item()
+    assert padding < random_padding / 3
+
+
+def test_pretrain_lm_continues_from_saved_weights_and_resumes(tmp_path):
+    from sparkles_lite.cli import main
+    base = ["pretrain", "--part", "lm", "--init", str(LITE_LM), "--out", str(tmp_path), "--batch-size", "4",
+            "--workers", "0", "--checkpoint-every", "1", "--eval-n", "2", "--quiet", "--log-every", "1"]
+    assert main(base + ["--max-steps", "1", "--no-resume"]) == 0
+    assert main(base[:3] + base[5:] + ["--max-steps", "2"]) == 0  # resumes its own run, no --init
+    assert torch.load(tmp_path / "checkpoint-lm.pt", weights_only=False)["step"] == 2
+    assert (tmp_path / "lm" / "model.safetensors").exists() and (tmp_path / "lm" / "tokenizer.json").exists()

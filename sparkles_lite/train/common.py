@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,3 +149,16 @@ def set_threads() -> None:
     """On a shared 2-core machine one busy core halves two-thread speed; honour an explicit setting."""
     if "OMP_NUM_THREADS" not in os.environ and not torch.cuda.is_available():
         torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+
+
+def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random, group: int = 50) -> list[list[int]]:
+    """Shuffle, then sort within mega-batches of `group` batches: similar lengths share a batch
+    (little padding) while the order stays random."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    for start in range(0, len(order), batch_size * group):
+        chunk = sorted(order[start:start + batch_size * group], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches

@@ -94,19 +94,6 @@ class FeatureCache:
         return self.features[[self.row[k] for k in keys]]
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random, group: int = 50) -> list[list[int]]:
-    """Shuffle, then sort within mega-batches of `group` batches: similar lengths share a batch
-    (little padding) while the order stays random."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    batches = []
-    for start in range(0, len(order), batch_size * group):
-        chunk = sorted(order[start:start + batch_size * group], key=lambda i: lengths[i])
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
 def batch_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list], cache: FeatureCache) -> torch.Tensor:
     batch = collate(assembled, model.pad_id).to(model.device)
     flat = [k for ks in keys for k in ks]
@@ -198,7 +185,7 @@ def finetune(args: argparse.Namespace) -> dict:
     bar = tqdm(total=total, initial=step, desc=f"stage {args.stage}", disable=args.quiet or rank != 0)
     lengths = [len(a) for a in assembled]
     while not budget.done(step):
-        for batch_ids in length_grouped_batches(lengths, args.batch_size * world_size, rng):
+        for batch_ids in common.length_grouped_batches(lengths, args.batch_size * world_size, rng):
             if budget.done(step):
                 break
             mine = batch_ids[rank::world_size]
