@@ -11,21 +11,14 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from sparkles_lite.local_server import completion_body, send_json
+
 Reply = str | dict | int
 _CANDIDATE_RE = re.compile(r"^IMAGE#([A-Za-z0-9_\-]+): ", re.MULTILINE)
-
-
-def completion_body(content: str, model: str = "fake-llm") -> dict:
-    """A well-formed chat.completion response carrying `content`."""
-    return {"id": f"chatcmpl-fake-{time.time_ns()}", "object": "chat.completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
 
 
 def template_reply(request: dict) -> str:
@@ -89,13 +82,8 @@ class FakeLLMServer:
                 body = reply if isinstance(reply, dict) else completion_body(reply, request.get("model", "fake-llm"))
                 self._send(200, body)
 
-            def _send(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+            def _send(self, status: int, body: dict) -> None:
+                send_json(self, status, body)
 
             def log_message(self, *args: Any) -> None:
                 pass

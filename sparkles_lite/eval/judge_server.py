@@ -12,12 +12,11 @@ import ipaddress
 import json
 import socket
 import threading
-import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sparkles_lite.eval.offline_judge import judge_reply
+from sparkles_lite.local_server import completion_body, send_json
 
 MODEL_ID = "sparkles-lite-offline-judge"
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -31,12 +30,7 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
         self._send(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
@@ -69,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a judge bug: answer with a JSON error, never a dropped connection
             self._error(500, f"{type(e).__name__}: {e}", "server_error")
             return
-        self._send(200, _completion(request, prompt, reply))
+        self._send(200, completion_body(reply, str(request.get("model") or MODEL_ID), prompt))
 
 
 def _last_user_text(request: Any) -> str:
@@ -87,18 +81,6 @@ def _last_user_text(request: Any) -> str:
     if not isinstance(content, str) or not content.strip():
         raise ValueError("the last user message has no text")
     return content
-
-
-def _completion(request: dict, prompt: str, reply: str) -> dict:
-    prompt_tokens, reply_tokens = len(prompt) // 4 + 1, len(reply) // 4 + 1
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-        "model": str(request.get("model") or MODEL_ID),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop",
-                     "logprobs": None}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": reply_tokens,
-                  "total_tokens": prompt_tokens + reply_tokens},
-    }
 
 
 class JudgeHTTPServer(ThreadingHTTPServer):
