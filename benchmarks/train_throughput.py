@@ -56,7 +56,8 @@ from sparkles_lite.config import SparklesConfig, preset  # noqa: E402
 from sparkles_lite.model.assembly import IGNORE, Assembled, collate  # noqa: E402
 from sparkles_lite.model.sparkles_chat import SparklesChat  # noqa: E402
 from sparkles_lite.train import common  # noqa: E402
-from sparkles_lite.train.finetune import FeatureCache, length_grouped_batches, lite_items  # noqa: E402
+from sparkles_lite.train.common import length_grouped_batches  # noqa: E402
+from sparkles_lite.train.finetune import FeatureCache, lite_items  # noqa: E402
 
 ALL_PRESETS = ("lite", "smol", "qwen", "paper")
 MEAN_TOKENS = 450  # SparklesDialogue-like: two turns over 2-4 images, images included

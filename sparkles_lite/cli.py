@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
 
 # command -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
@@ -35,4 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(prog=f"sparkles-lite {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(rest)) or 0)
+    args = parser.parse_args(rest)
+    args.command = "python -m sparkles_lite " + shlex.join(argv)  # recorded in training metrics
+    return int(module.run(args) or 0)

@@ -52,3 +52,15 @@ def test_default_cpu_run_skips_full_presets_with_a_note(tmp_path):
     assert results["lite"]["naive"]["padding_fraction"] == 0 == results["lite"]["optimized"]["padding_fraction"]
     for name in ("smol", "qwen", "paper"):
         assert results[name]["status"] == "skipped" and results[name]["note"]
+
+
+def test_pretrain_throughput_reports_both_loops_and_grouping_pads_less():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pretrain_throughput.py"), "--device", "cpu",
+                           "--batch-size", "4", "--steps", "3", "--warmup", "1"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert set(report["loops"]) == {"random", "grouped"} and set(report["ratios_over_random"]) == {"grouped"}
+    for loop in report["loops"].values():
+        assert loop["steps"] == 3 and loop["sequences_per_s"] > 0 and loop["tokens_per_s"] > 0
+    assert report["loops"]["grouped"]["padding_fraction"] < report["loops"]["random"]["padding_fraction"]

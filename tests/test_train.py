@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from sparkles_lite.assets import LITE_LM
+from sparkles_lite.assets import LITE_LM, NAMED_MODELS
 from sparkles_lite.train import common
 from sparkles_lite.train.common import length_grouped_batches
 from sparkles_lite.train.finetune import finetune, finetune_args
@@ -63,6 +63,12 @@ def test_finetune_lowers_heldout_loss_saves_and_resumes(tmp_path):
     reloaded = SparklesChat.from_pretrained(tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "sparkles_config.json").read_text())
     assert set(meta["trainable_tensors"]) == {n for n, p in reloaded.named_parameters() if p.requires_grad}
+    # the metrics carry every run behind the init weights, so continued runs keep the whole history
+    shipped = json.loads((NAMED_MODELS["minigpt4-lite"] / "train_metrics.json").read_text())
+    assert len(resumed["earlier_runs"]) == len(shipped["earlier_runs"]) + 1
+    chained = finetune(_args(tmp_path, out=str(tmp_path / "next"), init=str(tmp_path / "run"), max_steps=1))
+    assert chained["earlier_runs"][-1]["steps"] == 6
+    assert len(chained["earlier_runs"]) == len(resumed["earlier_runs"]) + 1
 
 
 def test_data_parallel_on_two_cpu_processes(tmp_path):
@@ -122,3 +128,9 @@ def test_pretrain_lm_continues_from_saved_weights_and_resumes(tmp_path):
     assert main(base[:3] + base[5:] + ["--max-steps", "2"]) == 0  # resumes its own run, no --init
     assert torch.load(tmp_path / "checkpoint-lm.pt", weights_only=False)["step"] == 2
     assert (tmp_path / "lm" / "model.safetensors").exists() and (tmp_path / "lm" / "tokenizer.json").exists()
+    # the exported metrics carry the runs behind the init weights, and this run's command line
+    shipped = json.loads((LITE_LM / "pretrain_metrics.json").read_text())
+    metrics = json.loads((tmp_path / "lm" / "pretrain_metrics.json").read_text())
+    assert len(metrics["earlier_runs"]) == len(shipped["earlier_runs"]) + 1
+    assert metrics["earlier_runs"][-1]["command"] == shipped["command"]
+    assert metrics["command"].startswith("python -m sparkles_lite pretrain --part lm --out")

@@ -81,7 +81,8 @@ from sparkles_lite.config import preset
 from sparkles_lite.data.validate import validate_file
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train import common
-from sparkles_lite.train.finetune import FeatureCache, batch_loss, file_items, heldout_loss, length_grouped_batches
+from sparkles_lite.train.common import length_grouped_batches
+from sparkles_lite.train.finetune import FeatureCache, batch_loss, file_items, heldout_loss
 
 torch.manual_seed(SEED)
 random.seed(SEED)

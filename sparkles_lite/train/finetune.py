@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
+from sparkles_lite.assets import resolve_model
 from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import Message
 from sparkles_lite.model.assembly import Assembled, collate
@@ -121,6 +122,19 @@ def select_accuracy(model: SparklesChat, n: int) -> float:
     acc = run_task(model_answerer(model), eval_examples("select", n), batch_size=64)["accuracy"]
     model.train(was_training)
     return acc
+
+
+SUMMARY_OMITS = ("history", "earlier_runs")  # per-step logs and older runs stay out of summaries
+
+
+def runs_behind(init: str | None) -> list[dict]:
+    """The training runs that made `init` (a shipped name or a run folder), oldest first, read from its
+    train_metrics.json: a continued run keeps the model's whole history, so its card lists every run."""
+    path = resolve_model(init) if init else None
+    if path is None or not (path / "train_metrics.json").exists():
+        return []
+    metrics = json.loads((path / "train_metrics.json").read_text())
+    return metrics.get("earlier_runs", []) + [{k: v for k, v in metrics.items() if k not in SUMMARY_OMITS}]
 
 
 def finetune(args: argparse.Namespace) -> dict:
@@ -229,12 +243,13 @@ def finetune(args: argparse.Namespace) -> dict:
     result = {"stage": args.stage, "steps": step, "total_steps": total, "batch_size": args.batch_size,
               "n_train": len(items), "minutes": round((time.time() - started) / 60, 2), "before": before,
               "after": after, "trainable_parameters": counts["trainable"], "init": args.init or args.preset,
-              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "history": history}
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "history": history,
+              "command": getattr(args, "command", None), "earlier_runs": runs_behind(args.init)}
     if rank == 0:
         print(f"after: {after}", flush=True)
         common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(), optimizer=opt.state_dict(),
                                step=step, total=total)
-        model.save_pretrained(out, extra={"training": {k: v for k, v in result.items() if k != "history"}})
+        model.save_pretrained(out, extra={"training": {k: v for k, v in result.items() if k not in SUMMARY_OMITS}})
         (out / "train_metrics.json").write_text(json.dumps(result, indent=2))
     if distributed:
         dist.destroy_process_group()

@@ -24,7 +24,7 @@ from transformers.utils import logging as hf_logging
 from sparkles_lite import world
 from sparkles_lite.config import PoolingConfig, preset
 from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
-from sparkles_lite.model.assembly import IGNORE, assemble, collate
+from sparkles_lite.model.assembly import IGNORE, Assembled, assemble, collate
 from sparkles_lite.model.language import build_lite_lm, load_lm
 from sparkles_lite.model.pooling import QueryPooling
 from sparkles_lite.model.tokenizer import lite_corpus, load_tokenizer, train_lite_tokenizer
@@ -35,6 +35,7 @@ from sparkles_lite.train import common
 # (the text oracle must know them; stage 2 never trains on them).
 LM_MIXTURE = {"dialogue": 0.40, "select": 0.14, "count": 0.06, "more": 0.05, "common": 0.05,
               "describe": 0.04, "caption": 0.04, "bison": 0.08, "nlvr2": 0.14}
+METRICS_FILE = "pretrain_metrics.json"  # beside exported weights
 LENGTH_GROUP = 16  # LM batches drawn at once and grouped by length
 PROMPT_LOSS_WEIGHT = 0.25  # answers count fully; the rest of the text a little (learns the formats)
 ATTRIBUTE_VALUES = (("nothing",) + world.SIZES, ("nothing",) + tuple(world.COLOURS), ("nothing",) + world.SHAPES)
@@ -74,6 +75,13 @@ def vision_batches(gen: LiteGenerator, batch_size: int) -> list[tuple[torch.Tens
     return [vision_batch(gen, batch_size)]
 
 
+def lm_texts(gen: LiteGenerator, tokenizer, n: int, max_length: int) -> list[Assembled]:
+    """`n` pretraining texts drawn from LM_MIXTURE: lite examples with slot words where images go."""
+    tasks, weights = zip(*LM_MIXTURE.items())
+    return [assemble(text_only(ex.messages, ex.scenes), tokenizer, 0, max_length)
+            for ex in (gen.example(t) for t in gen.rng.choices(tasks, weights, k=n))]
+
+
 class _LMBatcher:
     """Picklable batch maker for the LM stream (workers need to rebuild it). Draws LENGTH_GROUP
     batches' worth of examples at a time and groups similar lengths: lite texts run from ~35
@@ -85,10 +93,7 @@ class _LMBatcher:
     def __call__(self, gen: LiteGenerator, batch_size: int) -> list[tuple[torch.Tensor, ...]]:
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(self.tokenizer_dir)
-        tasks, weights = zip(*LM_MIXTURE.items())
-        examples = [gen.example(t) for t in gen.rng.choices(tasks, weights, k=batch_size * LENGTH_GROUP)]
-        assembled = [assemble(text_only(ex.messages, ex.scenes), self.tokenizer, 0, self.max_length)
-                     for ex in examples]
+        assembled = lm_texts(gen, self.tokenizer, batch_size * LENGTH_GROUP, self.max_length)
         batches = []
         for ids in common.length_grouped_batches([len(a.input_ids) for a in assembled], batch_size,
                                                  gen.rng, group=LENGTH_GROUP):
@@ -222,6 +227,15 @@ def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
                  forward_loss, evaluate_now, export, common.flops_per_token(n_params, n_params))
 
 
+def runs_behind(init: str | None) -> list[dict]:
+    """The pretraining runs that made the weights in `init`, oldest first (from its METRICS_FILE)."""
+    path = Path(init) / METRICS_FILE if init else None
+    if path is None or not path.exists():
+        return []
+    metrics = json.loads(path.read_text())
+    return metrics.get("earlier_runs", []) + [{k: v for k, v in metrics.items() if k != "earlier_runs"}]
+
+
 def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, forward_loss, evaluate_now,
           export, flops_per_token: float) -> dict:
     """The shared loop: resume, step budget, log, periodic eval and checkpoint, export at the end."""
@@ -230,6 +244,8 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
     ckpt_path = out / f"checkpoint-{args.part}.pt"
     state = common.load_checkpoint(ckpt_path) if args.resume else None
     step, total = 0, args.max_steps
+    # a resumed run (no --init) keeps the history its first part read from --init
+    earlier_runs = state.get("earlier_runs", []) if state else runs_behind(args.init)
     if state:
         for name, m in modules.items():
             m.load_state_dict(state["modules"][name])
@@ -251,7 +267,8 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
 
     def checkpoint():
         common.save_checkpoint(ckpt_path, modules={n: m.state_dict() for n, m in modules.items()},
-                               optimizer=opt.state_dict(), step=step, total=total, metrics=metrics)
+                               optimizer=opt.state_dict(), step=step, total=total, metrics=metrics,
+                               earlier_runs=earlier_runs)
 
     bar = tqdm(total=total, initial=step, desc=f"pretrain {args.part}", disable=args.quiet)
     for batch in loader:
@@ -286,12 +303,15 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
     metrics = evaluate_now()
     metrics.update(steps=step, total_steps=total, minutes=round((time.time() - started) / 60, 2),
                    batch_size=args.batch_size, device=str(torch.cuda.get_device_name(device)
-                                                          if device.type == "cuda" else "cpu"))
+                                                          if device.type == "cuda" else "cpu"),
+                   command=getattr(args, "command", None))
     if step < total:
         print(f"{args.part}: time budget reached at step {step} (max {total}); rerun to continue")
     checkpoint()
     export()
     (out / f"metrics-{args.part}.json").write_text(json.dumps(metrics, indent=2))
+    exported = out / args.part  # the metrics travel with the weights, with the runs behind them
+    (exported / METRICS_FILE).write_text(json.dumps(metrics | {"earlier_runs": earlier_runs}, indent=2))
     print(f"{args.part} pretraining: {json.dumps(metrics)}", flush=True)
     return metrics
 
