@@ -353,12 +353,17 @@ def main(argv: list[str] | None = None) -> dict:
             report["results"][name] = {"status": "skipped",
                                        "note": f"on CPU only lite runs by default; pass --presets {name} to time it"}
             continue
-        report["results"][name] = bench_preset(name, device, args.steps, args.batch_size,
-                                               args.lengths == "equal", args.seed)
+        try:
+            report["results"][name] = bench_preset(name, device, args.steps, args.batch_size,
+                                                   args.lengths == "equal", args.seed)
+        except torch.OutOfMemoryError as exc:  # one preset too big for this card must not lose the others
+            report["results"][name] = {"status": "out of memory", "note": str(exc).splitlines()[0]}
         if device.type == "cuda":
             report["results"][name]["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 30, 2)
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)
+        if args.out:  # written as it goes: a run killed at its time limit keeps the presets already timed
+            Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
