@@ -225,18 +225,20 @@ def naive_step(model: SparklesChat, batch: list[Assembled], pixels: torch.Tensor
 def optimized_step(model: SparklesChat, batch: list[Assembled], features: torch.Tensor):
     b = collate(batch, model.pad_id).to(model.device)
     with common.autocast(model.device):
-        out = model(b, model.image_tokens(features))
-    return out.loss, int(b.input_ids.numel()), int(b.attention_mask.sum())
+        loss = model.loss(b, model.image_tokens(features))  # LM head on supervised positions only
+    return loss, int(b.input_ids.numel()), int(b.attention_mask.sum())
 
 
 def run_loop(model, opt, scaler, batches, step_fn, device, warmup: int = 1) -> dict:
     params = [p for p in model.parameters() if p.requires_grad]
     samples = positions = real = 0
     started = None
+    step_ms = []  # per measured step: one-off costs of a new batch shape show up as slow early steps
     for i, (batch, extra) in enumerate(batches):
         if i == warmup:
             _sync(device)
             started = time.perf_counter()
+        step_start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss, n_pos, n_real = step_fn(batch, extra)
         scaler.scale(loss).backward()
@@ -246,20 +248,23 @@ def run_loop(model, opt, scaler, batches, step_fn, device, warmup: int = 1) -> d
         scaler.update()
         if i >= warmup:
             samples, positions, real = samples + len(batch), positions + n_pos, real + n_real
+            _sync(device)
+            step_ms.append(round((time.perf_counter() - step_start) * 1000, 1))
     _sync(device)
     seconds = time.perf_counter() - started
-    return {"steps": len(batches) - warmup, "seconds": round(seconds, 3),
+    return {"steps": len(batches) - warmup, "seconds": round(seconds, 3), "step_ms": step_ms,
             "samples_per_s": round(samples / seconds, 3), "tokens_per_s": round(real / seconds, 1),
             "padding_fraction": round(1 - real / positions, 4), "mean_batch_positions": round(positions / max(1, len(batches) - warmup), 1)}
 
 
-def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, equal: bool, seed: int) -> dict:
+def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, equal: bool, seed: int,
+                 warmup: int = 1) -> dict:
     t0 = time.perf_counter()
     model = build_model(name, device, seed)
     model.train()
     counts = model.parameter_counts()
     build_s = time.perf_counter() - t0
-    n = (steps + 1) * batch_size  # one warm-up batch, then `steps` measured batches; each sample once
+    n = (steps + warmup) * batch_size  # `warmup` untimed batches, then `steps` measured ones; each sample once
     assembled, keys, load = make_data(name, model, n, seed, equal)
     lengths = [len(a) for a in assembled]
     params = [p for p in model.parameters() if p.requires_grad]
@@ -278,7 +283,7 @@ def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, e
     log(f"[{name}] naive loop: {steps} steps x {batch_size}")
     pad_to = max(lengths) if equal else model.config.max_length  # equal: no padding in either loop
     naive = run_loop(model, opt, scaler, naive_batches,
-                     lambda batch, pixels: naive_step(model, batch, pixels, pad_to), device)
+                     lambda batch, pixels: naive_step(model, batch, pixels, pad_to), device, warmup)
     del naive_batches
 
     # optimized: feature cache once, length-grouped batches, dynamic padding
@@ -292,7 +297,7 @@ def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, e
     opt, scaler = fresh_optimizer()
     log(f"[{name}] optimized loop: {steps} steps x {batch_size}")
     optimized = run_loop(model, opt, scaler, opt_batches,
-                         lambda batch, feats: optimized_step(model, batch, feats), device)
+                         lambda batch, feats: optimized_step(model, batch, feats), device, warmup)
     samples = optimized["steps"] * batch_size
     optimized["cache_build_s"] = round(cache_s, 3)
     optimized["samples_per_s_incl_cache"] = round(samples / (optimized["seconds"] + cache_s), 3)
@@ -315,7 +320,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:1 ...")
     p.add_argument("--presets", default=None,
                    help=f"comma-separated from {','.join(ALL_PRESETS)}; default: all on a GPU, lite on CPU")
-    p.add_argument("--steps", type=int, default=10, help="measured steps per loop (after one warm-up step)")
+    p.add_argument("--steps", type=int, default=10, help="measured steps per loop (after the warm-up steps)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps per loop before the measured ones")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lengths", choices=("sparkles", "equal"), default="sparkles")
     p.add_argument("--seed", type=int, default=0)
@@ -340,7 +346,7 @@ def main(argv: list[str] | None = None) -> dict:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
         "threads": torch.get_num_threads(), "load_average_1min": round(os.getloadavg()[0], 2),
         "torch": torch.__version__,
-        "steps": args.steps, "batch_size": args.batch_size, "lengths": args.lengths, "seed": args.seed,
+        "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size, "lengths": args.lengths, "seed": args.seed,
         "results": {},
     }
     for name in ALL_PRESETS:
@@ -355,7 +361,7 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         try:
             report["results"][name] = bench_preset(name, device, args.steps, args.batch_size,
-                                                   args.lengths == "equal", args.seed)
+                                                   args.lengths == "equal", args.seed, args.warmup)
         except torch.OutOfMemoryError as exc:  # one preset too big for this card must not lose the others
             report["results"][name] = {"status": "out of memory", "note": str(exc).splitlines()[0]}
         if device.type == "cuda":

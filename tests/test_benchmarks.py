@@ -13,7 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
-LOOP_KEYS = {"steps", "seconds", "samples_per_s", "tokens_per_s", "padding_fraction", "mean_batch_positions"}
+LOOP_KEYS = {"steps", "seconds", "samples_per_s", "tokens_per_s", "padding_fraction", "mean_batch_positions",
+             "step_ms"}
 
 
 def _run(*args: str) -> dict:
@@ -24,9 +25,10 @@ def _run(*args: str) -> dict:
 
 
 def test_lite_json_keys():
-    report = _run("--presets", "lite", "--steps", "1", "--batch-size", "2")
-    assert {"device", "threads", "torch", "steps", "batch_size", "lengths", "results"} <= set(report)
-    assert report["steps"] == 1 and report["batch_size"] == 2 and report["lengths"] == "sparkles"
+    report = _run("--presets", "lite", "--steps", "2", "--warmup", "2", "--batch-size", "2")
+    assert {"device", "threads", "torch", "steps", "warmup", "batch_size", "lengths", "results"} <= set(report)
+    assert report["steps"] == 2 and report["warmup"] == 2 and report["batch_size"] == 2
+    assert report["lengths"] == "sparkles"
     assert set(report["results"]) == {"lite"}
     lite = report["results"]["lite"]
     assert lite["status"] == "ok"
@@ -35,7 +37,8 @@ def test_lite_json_keys():
     assert LOOP_KEYS <= set(lite["naive"])
     assert LOOP_KEYS | {"cache_build_s", "samples_per_s_incl_cache"} <= set(lite["optimized"])
     for loop in (lite["naive"], lite["optimized"]):
-        assert loop["steps"] == 1 and loop["samples_per_s"] > 0 and loop["tokens_per_s"] > 0
+        assert loop["steps"] == 2 and loop["samples_per_s"] > 0 and loop["tokens_per_s"] > 0
+        assert len(loop["step_ms"]) == 2 and all(ms > 0 for ms in loop["step_ms"])
         assert 0 <= loop["padding_fraction"] < 1
     # the naive loop pads to max_length, so it always wastes at least as many positions
     assert lite["naive"]["padding_fraction"] >= lite["optimized"]["padding_fraction"]

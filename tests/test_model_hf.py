@@ -97,6 +97,8 @@ def test_hf_backbones_load_train_generate_save_reload(checkpoints, conversation,
     batch = collate([a], model.pad_id)
     out = model(batch, model.encode_images(images))
     assert torch.isfinite(out.loss)
+    # the training loss (LM head on supervised positions only) is the transformers loss
+    assert torch.allclose(model.loss(batch, model.encode_images(images)), out.loss, atol=1e-5)
     out.loss.backward()
     assert model.projection.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in model.lm.parameters())

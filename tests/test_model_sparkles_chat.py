@@ -110,6 +110,21 @@ def test_right_padded_batch_matches_single_examples(tiny, conversations):
             assert torch.allclose(out.logits[row, :len(a)], alone, atol=1e-5)
 
 
+def test_training_loss_skips_unsupervised_logits_but_equals_the_full_loss(tiny, conversations):
+    singles = [full_batch(tiny, c) for c in conversations]
+    batch = collate([a for a, _, _ in singles], tiny.pad_id)  # right-padded: pads carry no label
+    tokens = torch.cat([t for _, _, t in singles])
+    full = tiny(batch, tokens).loss
+    lean = tiny.loss(batch, tokens)
+    assert torch.allclose(lean, full, atol=1e-6)
+    lean.backward()
+    try:
+        assert tiny.projection.weight.grad.abs().sum() > 0
+        assert all(p.grad is None for p in tiny.lm.parameters())
+    finally:
+        tiny.zero_grad(set_to_none=True)
+
+
 def test_embed_rejects_wrong_image_count(tiny, conversations):
     _, batch, tokens = full_batch(tiny, conversations[1])
     with pytest.raises(ValueError, match=r"image positions but"):

@@ -20,7 +20,7 @@ from torch import nn
 from sparkles_lite import assets
 from sparkles_lite.config import SparklesConfig, preset
 from sparkles_lite.data.schema import IMAGE_TOKEN, Message
-from sparkles_lite.model.assembly import Assembled, Batch, assemble, collate
+from sparkles_lite.model.assembly import IGNORE, Assembled, Batch, assemble, collate
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.projection import build_projection
 from sparkles_lite.model.text_lm import answer_text, stop_kwargs
@@ -189,6 +189,17 @@ class SparklesChat(nn.Module):
         """Causal-LM loss on the supervised (assistant) positions."""
         embeds = self.embed(batch, image_tokens)
         return self.lm(inputs_embeds=embeds, attention_mask=batch.attention_mask, labels=batch.labels)
+
+    def loss(self, batch: Batch, image_tokens: torch.Tensor) -> torch.Tensor:
+        """`forward(...).loss` without the full logits: training needs the LM head only where a label
+        follows. Prompts and image tokens are much of a multi-image sequence, and with a 50-150k
+        vocabulary their logits (kept in fp32 for the loss) would be the largest tensor of the step."""
+        hidden = self.lm.get_decoder()(inputs_embeds=self.embed(batch, image_tokens),
+                                       attention_mask=batch.attention_mask).last_hidden_state
+        targets = batch.labels[:, 1:].to(hidden.device)
+        supervised = targets != IGNORE
+        logits = self.lm.get_output_embeddings()(hidden[:, :-1][supervised])
+        return nn.functional.cross_entropy(logits.float(), targets[supervised])
 
     def assemble(self, messages: list[Message], add_generation_prompt: bool = False) -> Assembled:
         return assemble(messages, self.tokenizer, self.tokens_per_image, self.config.max_length,

@@ -100,7 +100,7 @@ def batch_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list]
     flat = [k for ks in keys for k in ks]
     with common.autocast(model.device):
         tokens = model.image_tokens(cache(flat)) if flat else model.encode_images([])
-        return model(batch, tokens).loss
+        return model.loss(batch, tokens)
 
 
 @torch.no_grad()
