@@ -60,8 +60,9 @@ def main() -> None:
          "A Llama (6 layers, width 384, 9.9M parameters, byte-level BPE of 500 tokens trained by the project). "
          "Pretrained on the lite tasks as text, so that a frozen LM has reasoning to lend: "
          + ", then ".join(f"{r.get('steps')} steps x {r.get('batch_size')} sequences on {r.get('device')}"
-                          for r in runs) + ", each run continuing the one before. Its weaker spots are the 2-turn "
-         "dialogues and NLVR2-lite since that set was balanced within each statement kind (see the runs' notes).",
+                          for r in runs) + ", each run continuing the one before. Its weaker spots: the 2-turn "
+         "dialogues (turn 2 re-reading an image shown earlier, copying a 4-digit id) and BISON-lite, where it "
+         "leans to IMAGE#2: on the held-out set nearly all its misses are items whose answer is IMAGE#1.",
          DATA_LM, lm, rows.get(ORACLE_ROW),
          "Evaluation above: the LM alone, reading the true slot words where images go (text oracle).")
     for name, data, what in (
