@@ -120,6 +120,26 @@ def test_lm_stream_groups_similar_lengths(tmp_path):
     assert padding < random_padding / 3
 
 
+def test_lm_mixture_reweights_named_tasks_and_rejects_bad_input():
+    import pytest
+    from sparkles_lite.config import preset
+    from sparkles_lite.data.lite_tasks import LiteGenerator
+    from sparkles_lite.model.tokenizer import load_tokenizer
+    from sparkles_lite.train.pretrain import LM_MIXTURE, lm_texts, parse_mixture
+    assert parse_mixture(None) == LM_MIXTURE
+    mixture = parse_mixture("bison=0.3, nlvr2=0")
+    assert mixture["bison"] == 0.3 and mixture["nlvr2"] == 0 and mixture["dialogue"] == LM_MIXTURE["dialogue"]
+    only_bison = parse_mixture(",".join(f"{t}={int(t == 'bison')}" for t in LM_MIXTURE))
+    tokenizer = load_tokenizer(LITE_LM)
+    texts = lm_texts(LiteGenerator(0), tokenizer, 12, preset("lite").max_length, only_bison)
+    assert all("matches the caption" in tokenizer.decode(a.input_ids) for a in texts)
+    for bad, message in (("bisonn=0.3", "'bisonn=0.3' is not TASK=WEIGHT"), ("bison", "'bison' is not TASK=WEIGHT"),
+                         ("bison=lots", "weight of 'bison' is not a number"), ("bison=-1", "is negative"),
+                         (",".join(f"{t}=0" for t in LM_MIXTURE), "every task's weight is 0")):
+        with pytest.raises(ValueError, match=message):
+            parse_mixture(bad)
+
+
 def test_pretrain_lm_continues_from_saved_weights_and_resumes(tmp_path):
     from sparkles_lite.cli import main
     base = ["pretrain", "--part", "lm", "--init", str(LITE_LM), "--out", str(tmp_path), "--batch-size", "4",

@@ -75,9 +75,31 @@ def vision_batches(gen: LiteGenerator, batch_size: int) -> list[tuple[torch.Tens
     return [vision_batch(gen, batch_size)]
 
 
-def lm_texts(gen: LiteGenerator, tokenizer, n: int, max_length: int) -> list[Assembled]:
-    """`n` pretraining texts drawn from LM_MIXTURE: lite examples with slot words where images go."""
-    tasks, weights = zip(*LM_MIXTURE.items())
+def parse_mixture(text: str | None) -> dict[str, float]:
+    """LM_MIXTURE with some weights replaced: "bison=0.3,dialogue=0.3" (relative weights; tasks not
+    named keep theirs). For a run aimed at the tasks an LM is weakest on."""
+    mixture = dict(LM_MIXTURE)
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        task, sep, value = part.partition("=")
+        task = task.strip()
+        if not sep or task not in LM_MIXTURE:
+            raise ValueError(f"--mixture: {part!r} is not TASK=WEIGHT with TASK one of {', '.join(LM_MIXTURE)}")
+        try:
+            mixture[task] = float(value)
+        except ValueError:
+            raise ValueError(f"--mixture: the weight of {task!r} is not a number: {value!r}") from None
+        if mixture[task] < 0:
+            raise ValueError(f"--mixture: the weight of {task!r} is negative: {value!r}")
+    if not any(mixture.values()):
+        raise ValueError("--mixture: every task's weight is 0")
+    return mixture
+
+
+def lm_texts(gen: LiteGenerator, tokenizer, n: int, max_length: int,
+             mixture: dict[str, float] | None = None) -> list[Assembled]:
+    """`n` pretraining texts drawn from `mixture` (default LM_MIXTURE): lite examples with slot words
+    where images go."""
+    tasks, weights = zip(*(mixture or LM_MIXTURE).items())
     return [assemble(text_only(ex.messages, ex.scenes), tokenizer, 0, max_length)
             for ex in (gen.example(t) for t in gen.rng.choices(tasks, weights, k=n))]
 
@@ -87,13 +109,13 @@ class _LMBatcher:
     batches' worth of examples at a time and groups similar lengths: lite texts run from ~35
     tokens (captions) to ~160 (dialogues), so random batches would be ~45% padding."""
 
-    def __init__(self, tokenizer_dir: str, max_length: int):
-        self.tokenizer_dir, self.max_length, self.tokenizer = tokenizer_dir, max_length, None
+    def __init__(self, tokenizer_dir: str, max_length: int, mixture: dict[str, float] | None = None):
+        self.tokenizer_dir, self.max_length, self.mixture, self.tokenizer = tokenizer_dir, max_length, mixture, None
 
     def __call__(self, gen: LiteGenerator, batch_size: int) -> list[tuple[torch.Tensor, ...]]:
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(self.tokenizer_dir)
-        assembled = lm_texts(gen, self.tokenizer, batch_size * LENGTH_GROUP, self.max_length)
+        assembled = lm_texts(gen, self.tokenizer, batch_size * LENGTH_GROUP, self.max_length, self.mixture)
         batches = []
         for ids in common.length_grouped_batches([len(a.input_ids) for a in assembled], batch_size,
                                                  gen.rng, group=LENGTH_GROUP):
@@ -185,6 +207,7 @@ def pretrain_vision(args: argparse.Namespace, device: torch.device) -> dict:
 
 
 def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
+    mixture = parse_mixture(args.mixture)  # a typo fails here, before any work
     cfg = preset("lite").lm
     out = Path(args.out)
     tok_dir = out / "lm"
@@ -223,7 +246,8 @@ def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
         tokenizer.save_pretrained(str(out / "lm"))
 
     n_params = sum(p.numel() for p in params)
-    return _loop(args, device, {"lm": lm}, opt, params, _LMBatcher(str(tok_dir), preset("lite").max_length),
+    batcher = _LMBatcher(str(tok_dir), preset("lite").max_length, mixture)
+    return _loop(args, device, {"lm": lm}, opt, params, batcher,
                  forward_loss, evaluate_now, export, common.flops_per_token(n_params, n_params))
 
 
@@ -334,6 +358,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-n", type=int, default=100)
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--no-resume", dest="resume", action="store_false")
+    p.add_argument("--mixture", default=None, metavar="TASK=W,...",
+                   help="lm: reweight the task mixture, e.g. bison=0.3,dialogue=0.3 (tasks not named keep "
+                        "their LM_MIXTURE weight)")
     p.add_argument("--compile", action="store_true",
                    help="lm: torch.compile the model (about 1.3x on a CPU after a minute's warm-up)")
     p.add_argument("--quiet", action="store_true")
