@@ -2,7 +2,8 @@
 # Build every shipped lite weight with the project's own commands, in one run:
 #   vision tower -> LM (+ tokenizer) -> stage 1 (MiniGPT-4-lite) -> stage 2 (SparklesChat-lite) -> control
 #   -> install them as package data -> the results table. Made for one GPU (about 9 minutes on an H100);
-#   on a CPU scale the minutes up (SCALE=10 ...) and rerun after interruptions: every step resumes.
+#   on a CPU scale the minutes up (SCALE=10 ...). After an interruption a rerun resumes the vision tower
+#   and a from-scratch LM from their checkpoints; an LM_INIT run and the projection stages start over.
 # Usage: tools/build_lite_assets.sh [PACK_DIR]   (PACK_DIR: where to put a tarball of the results)
 # To continue the shipped weights after a change instead of starting over:
 #   SKIP_VISION=1 LM_INIT=sparkles_lite/assets/lite/lm STAGE1_INIT=minigpt4-lite STAGE2_INIT=sparkleschat-lite \

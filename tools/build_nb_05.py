@@ -174,7 +174,7 @@ plt.show();""", []),
 ## 6 · Train it fully yourself
 
 On one GPU the whole lite build (vision tower, LM, stage 1, control, stage 2, this table) takes about
-ten minutes; every step resumes if interrupted:
+ten minutes; the backbones resume from their checkpoints if interrupted, the projection stages start over:
 
 ```bash
 bash tools/build_lite_assets.sh            # writes sparkles_lite/assets/lite/
