@@ -222,8 +222,8 @@ def naive_step(model: SparklesChat, batch: list[Assembled], pixels: torch.Tensor
     return out.loss, int(b.input_ids.numel()), int(b.attention_mask.sum())
 
 
-def optimized_step(model: SparklesChat, batch: list[Assembled], features: torch.Tensor):
-    b = collate(batch, model.pad_id).to(model.device)
+def optimized_step(model: SparklesChat, batch: list[Assembled], features: torch.Tensor, pad_to_multiple: int = 1):
+    b = collate(batch, model.pad_id, pad_to_multiple=pad_to_multiple).to(model.device)
     with common.autocast(model.device):
         loss = model.loss(b, model.image_tokens(features))  # LM head on supervised positions only
     return loss, int(b.input_ids.numel()), int(b.attention_mask.sum())
@@ -258,7 +258,7 @@ def run_loop(model, opt, scaler, batches, step_fn, device, warmup: int = 1) -> d
 
 
 def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, equal: bool, seed: int,
-                 warmup: int = 1) -> dict:
+                 warmup: int = 1, pad_to_multiple: int = 1) -> dict:
     t0 = time.perf_counter()
     model = build_model(name, device, seed)
     model.train()
@@ -297,7 +297,9 @@ def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, e
     opt, scaler = fresh_optimizer()
     log(f"[{name}] optimized loop: {steps} steps x {batch_size}")
     optimized = run_loop(model, opt, scaler, opt_batches,
-                         lambda batch, feats: optimized_step(model, batch, feats), device, warmup)
+                         lambda batch, feats: optimized_step(model, batch, feats, pad_to_multiple), device, warmup)
+    optimized["pad_to_multiple"] = pad_to_multiple
+    optimized["distinct_lengths"] = len({-(-max(lengths[i] for i in ids) // pad_to_multiple) for ids in grouped})
     samples = optimized["steps"] * batch_size
     optimized["cache_build_s"] = round(cache_s, 3)
     optimized["samples_per_s_incl_cache"] = round(samples / (optimized["seconds"] + cache_s), 3)
@@ -325,6 +327,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lengths", choices=("sparkles", "equal"), default="sparkles")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pad-multiple", type=int, default=None,
+                   help="optimized loop: round batch lengths up to a multiple of this (default 64 on a GPU, 1 on CPU)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads (default: 1 when the machine is already busy, else sparkles_lite's choice)")
     p.add_argument("--out", default=None, help="also write the JSON here")
@@ -337,6 +341,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(1)  # a busy 2-core machine: 2 threads can collapse ~10x, 1 thread holds up
     else:
         common.set_threads()
+    pad_multiple = args.pad_multiple or (64 if device.type == "cuda" else 1)
     asked = [s.strip() for s in args.presets.split(",") if s.strip()] if args.presets else None
     for name in asked or []:
         if name not in ALL_PRESETS:
@@ -347,6 +352,7 @@ def main(argv: list[str] | None = None) -> dict:
         "threads": torch.get_num_threads(), "load_average_1min": round(os.getloadavg()[0], 2),
         "torch": torch.__version__,
         "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size, "lengths": args.lengths, "seed": args.seed,
+        "pad_to_multiple": pad_multiple,
         "results": {},
     }
     for name in ALL_PRESETS:
@@ -361,7 +367,7 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         try:
             report["results"][name] = bench_preset(name, device, args.steps, args.batch_size,
-                                                   args.lengths == "equal", args.seed, args.warmup)
+                                                   args.lengths == "equal", args.seed, args.warmup, pad_multiple)
         except torch.OutOfMemoryError as exc:  # one preset too big for this card must not lose the others
             report["results"][name] = {"status": "out of memory", "note": str(exc).splitlines()[0]}
         if device.type == "cuda":

@@ -164,3 +164,15 @@ def test_collate_uneven_images_right_and_left_padding(tok):
         assert not left.image_mask[row, :L - n].any()
     # Row-major order of the mask = images example by example, image by image.
     assert left.image_mask.dtype == torch.bool and right.attention_mask.dtype == torch.long
+
+
+def test_collate_pads_to_a_multiple_with_nothing_supervised_or_attended_in_the_extra(tok):
+    a = assemble(two_turns(), tok, K, 320)
+    b = assemble([user("Hello"), assistant("Hi.")], tok, K, 320)
+    plain, rounded = collate([a, b], tok.pad_token_id), collate([a, b], tok.pad_token_id, pad_to_multiple=64)
+    L = plain.input_ids.shape[1]
+    assert rounded.input_ids.shape[1] == -(-L // 64) * 64 > L
+    for name in ("input_ids", "labels", "attention_mask", "image_mask"):
+        assert torch.equal(getattr(rounded, name)[:, :L], getattr(plain, name))
+    assert not rounded.attention_mask[:, L:].any() and (rounded.labels[:, L:] == IGNORE).all()
+    assert not rounded.image_mask[:, L:].any()

@@ -17,6 +17,7 @@ N_EVAL=${N_EVAL:-400}
 SMALL=${SMALL:-0}              # 1 = a seconds-long rehearsal of the whole script (tiny steps)
 SKIP_VISION=${SKIP_VISION:-0} # 1 = keep the vision tower already in the assets
 LM_INIT=${LM_INIT:-}           # a saved LM directory to continue pretraining from
+SKIP_LM=${SKIP_LM:-0}          # 1 = keep the LM already in the assets (retrain only the projections)
 TABLE=${TABLE:-1}              # 0 = leave the results table for later (it needs the openai package)
 PACK=${1:-}
 A=sparkles_lite/assets/lite
@@ -48,10 +49,12 @@ if [ "$SKIP_VISION" != 1 ]; then
     && rm -rf "$A/vision" && cp -r "$R/vision" "$A/vision" || exit 1
   pack
 fi
-if [ -n "$LM_INIT" ]; then rm -rf "$R/lm-init" && cp -r "$LM_INIT" "$R/lm-init"; L="$L --init $R/lm-init --no-resume"; fi
-$PY -m sparkles_lite pretrain --part lm --out "$R" --workers "$WORKERS" --log-every 100 --quiet $L \
-  && rm -rf "$A/lm" && cp -r "$R/lm" "$A/lm" || exit 1
-pack
+if [ "$SKIP_LM" != 1 ]; then
+  if [ -n "$LM_INIT" ]; then rm -rf "$R/lm-init" && cp -r "$LM_INIT" "$R/lm-init"; L="$L --init $R/lm-init --no-resume"; fi
+  $PY -m sparkles_lite pretrain --part lm --out "$R" --workers "$WORKERS" --log-every 100 --quiet $L \
+    && rm -rf "$A/lm" && cp -r "$R/lm" "$A/lm" || exit 1
+  pack
+fi
 $PY -m sparkles_lite train --stage 1 --init "${STAGE1_INIT:-lite}" --out "$R/stage1" --quiet --no-resume $S1 \
   && install "$R/stage1" minigpt4-lite || exit 1
 pack

@@ -147,13 +147,16 @@ class Batch:
                      self.image_mask.to(device), self.images_per_example)
 
 
-def collate(examples: list[Assembled], pad_id: int, padding_side: str = "right") -> Batch:
+def collate(examples: list[Assembled], pad_id: int, padding_side: str = "right", pad_to_multiple: int = 1) -> Batch:
     """Dynamic padding to the longest example; left padding for batched generation.
+
+    `pad_to_multiple` rounds the length up (64 on a GPU): length-grouped batches then share a few
+    shapes instead of one each, and every new shape costs a GPU kernel search and fresh memory blocks.
 
     Images of the whole batch are consumed in order (example by example, image by image), which
     is exactly the row-major order of `image_mask`, so one masked assignment splices them all.
     """
-    length = max(len(e) for e in examples)
+    length = -(-max(len(e) for e in examples) // pad_to_multiple) * pad_to_multiple
     ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), length), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), length), dtype=torch.long)
