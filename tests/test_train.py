@@ -55,7 +55,7 @@ def _args(tmp_path, **kw):
 
 
 def test_finetune_lowers_heldout_loss_saves_and_resumes(tmp_path):
-    first = finetune(_args(tmp_path, max_steps=4, lr=3e-3))
+    first = finetune(_args(tmp_path, max_steps=4, lr=1e-3))
     assert first["steps"] == 4 and first["after"]["heldout_loss"] < first["before"]["heldout_loss"]
     assert (tmp_path / "run" / "trainable.safetensors").exists()
     resumed = finetune(_args(tmp_path, max_steps=6))

@@ -8,6 +8,7 @@
 # To continue the shipped weights after a change instead of starting over:
 #   SKIP_VISION=1 LM_INIT=sparkles_lite/assets/lite/lm STAGE1_INIT=minigpt4-lite STAGE2_INIT=sparkleschat-lite \
 #   CONTROL_INIT=control-lite   (stage 2 and the control continue their own earlier runs, so their steps stay matched)
+# To retrain only the three projections from scratch on the shipped backbones: SKIP_VISION=1 SKIP_LM=1
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}

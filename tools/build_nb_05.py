@@ -135,7 +135,7 @@ A few CPU minutes only start the story. The shipped models were trained longer (
 `sparkles_lite/assets/lite/*/MODEL_CARD.md` give the commands, steps, hardware and wall time):
 
 - **MiniGPT-4-lite**: stage 1 only;
-- **control**: stage 1 plus as many *caption* steps as stage 2 took (is it just more training?);
+- **control**: stage 1 plus as many more *caption* samples as stage 2 saw (is it just more training?);
 - **SparklesChat-lite**: stage 1 + stage 2;
 - **text oracle**: the frozen LM reading the true scene words: the ceiling for any projection.
 

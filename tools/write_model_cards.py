@@ -21,8 +21,9 @@ A = Path(__file__).resolve().parent.parent / "sparkles_lite" / "assets" / "lite"
 DATA_LM = ("Text-only SparklesDialogue-lite generated on the fly (never the same example twice): 2-turn dialogues, "
            "multi-image questions, captions, BISON-/NLVR2-style prompts, with each image's 9 slot words "
            "(size, colour, shape x left/centre/right) in place of the image.")
-DATA_S1 = "20,000 generated single-image captions, MiniGPT-4 prompt `<Img><ImageHere></Img> Describe this image.`"
-DATA_S2 = ("Generated SparklesDialogue-lite examples (20,000, then a fresh 30,000 for each continued run): 70% 2-turn "
+DATA_S1 = ("Generated single-image captions (20,000 for stage 1, a fresh 30,000 for each control run), MiniGPT-4 "
+           "prompt `<Img><ImageHere></Img> Describe this image.`")
+DATA_S2 = ("Generated SparklesDialogue-lite examples (a fresh 30,000 for each run): 70% 2-turn "
            "dialogues over 2-4 images, 30% single questions over 2-4 images; no BISON/NLVR2-style prompt.")
 
 
@@ -68,8 +69,9 @@ def main() -> None:
     for name, data, what in (
             ("minigpt4-lite", DATA_S1, "Stage 1 only (MiniGPT-4-lite): pooling + Linear projection trained on "
                                        "single-image captions; backbones frozen."),
-            ("control-lite", DATA_S1, "The control: MiniGPT-4-lite trained on captions for as many further steps "
-                                      "as stage 2 took. Tests whether stage 2's gain is just more training."),
+            ("control-lite", DATA_S1, "The control: MiniGPT-4-lite trained on captions for as many further "
+                                      "samples as stage 2 saw (steps x batch). Tests whether stage 2's gain is "
+                                      "just more training."),
             ("sparkleschat-lite", DATA_S2, "SparklesChat-lite: MiniGPT-4-lite's projection trained further on "
                                            "multi-image dialogues (stage 2); backbones frozen.")):
         metrics = load(A / name / "train_metrics.json")
