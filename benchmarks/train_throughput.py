@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(1)  # a busy 2-core machine: 2 threads can collapse ~10x, 1 thread holds up
     else:
         common.set_threads()
-    pad_multiple = args.pad_multiple or (64 if device.type == "cuda" else 1)
+    pad_multiple = args.pad_multiple or common.pad_multiple(device)  # default: what training uses
     asked = [s.strip() for s in args.presets.split(",") if s.strip()] if args.presets else None
     for name in asked or []:
         if name not in ALL_PRESETS:

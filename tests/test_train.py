@@ -30,6 +30,11 @@ def test_cosine_schedule_warms_up_then_decays():
     assert abs(lrs[-1] - 0.1) < 1e-6 and lrs[50] > lrs[90]
 
 
+def test_batches_round_to_a_multiple_of_64_only_on_a_gpu():
+    assert common.pad_multiple(torch.device("cpu")) == 1
+    assert common.pad_multiple(torch.device("cuda")) == 64  # a device name; no GPU needed to build it
+
+
 def test_step_budget_progress_uses_steps_or_time():
     budget = common.StepBudget(max_steps=10, minutes=None)
     assert budget.progress(5) == 0.5 and budget.done(10) and not budget.done(9)

@@ -96,8 +96,7 @@ class FeatureCache:
 
 
 def batch_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list], cache: FeatureCache) -> torch.Tensor:
-    pad_to = 64 if model.device.type == "cuda" else 1  # a few batch shapes on a GPU, not one per batch
-    batch = collate(assembled, model.pad_id, pad_to_multiple=pad_to).to(model.device)
+    batch = collate(assembled, model.pad_id, pad_to_multiple=common.pad_multiple(model.device)).to(model.device)
     flat = [k for ks in keys for k in ks]
     with common.autocast(model.device):
         tokens = model.image_tokens(cache(flat)) if flat else model.encode_images([])
