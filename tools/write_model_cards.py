@@ -21,10 +21,10 @@ A = Path(__file__).resolve().parent.parent / "sparkles_lite" / "assets" / "lite"
 DATA_LM = ("Text-only SparklesDialogue-lite generated on the fly (never the same example twice): 2-turn dialogues, "
            "multi-image questions, captions, BISON-/NLVR2-style prompts, with each image's 9 slot words "
            "(size, colour, shape x left/centre/right) in place of the image.")
-DATA_S1 = ("Generated single-image captions (20,000 for stage 1, a fresh 30,000 for each control run), MiniGPT-4 "
+DATA_S1 = ("Generated single-image captions (each run a fresh set of `n_train`, listed with its run below), MiniGPT-4 "
            "prompt `<Img><ImageHere></Img> Describe this image.`")
-DATA_S2 = ("Generated SparklesDialogue-lite examples (a fresh 30,000 for each run): 70% 2-turn "
-           "dialogues over 2-4 images, 30% single questions over 2-4 images; no BISON/NLVR2-style prompt.")
+DATA_S2 = ("Generated SparklesDialogue-lite examples (each run a fresh set of `n_train`, listed with its run "
+           "below): 70% 2-turn dialogues over 2-4 images, 30% single questions over 2-4 images; no BISON/NLVR2-style prompt.")
 
 
 def load(path: Path) -> dict:
