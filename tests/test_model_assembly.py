@@ -176,3 +176,37 @@ def test_collate_pads_to_a_multiple_with_nothing_supervised_or_attended_in_the_e
         assert torch.equal(getattr(rounded, name)[:, :L], getattr(plain, name))
     assert not rounded.attention_mask[:, L:].any() and (rounded.labels[:, L:] == IGNORE).all()
     assert not rounded.image_mask[:, L:].any()
+
+
+def test_image_view_matches_the_lite_lms_text_view_position_for_position(tok):
+    """The lite LM learned images as `<Img> w1 ... w9 </Img>` (`text_only`). With `after_image` the
+    model's sequence is that same sequence with the 9 words swapped for 9 image positions; without it
+    the ' ' before `</Img>` is missing (which cost 15 points of select before this test existed)."""
+    from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
+    from sparkles_lite.data.schema import LITE_TEXT_AFTER_IMAGE
+    from sparkles_lite.world import slot_words
+
+    image_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
+    ex = LiteGenerator(5).dialogue()
+    text_view = assemble(text_only(ex.messages, ex.scenes), tok, 0, 1000)
+    words = [tok(" " + " ".join(slot_words(ex.scenes[i])), add_special_tokens=False).input_ids for i in ex.image_ids]
+    assert {len(w) for w in words} == {9}
+    for after, matches in ((LITE_TEXT_AFTER_IMAGE, True), ("", False)):
+        image_view = assemble(ex.messages, tok, 9, 1000, after_image=after)
+        flat = iter(t for w in words for t in w)
+        swapped = [next(flat) if t == image_id else t for t in image_view.input_ids]
+        assert (swapped == text_view.input_ids) is matches
+        assert (image_view.labels == text_view.labels) is matches
+        assert image_view.n_images == len(ex.image_ids)
+
+
+def test_after_image_text_is_unsupervised_text_of_the_users_message(tok):
+    a = assemble(two_turns(), tok, K, 320, after_image=" ")
+    b = assemble(two_turns(), tok, K, 320)
+    assert len(a) == len(b) + 3 and a.n_images == b.n_images == 3
+    space = tok(" ", add_special_tokens=False).input_ids
+    for n in range(3):
+        last = max(i for i, x in enumerate(a.image_index) if x == n)
+        assert a.input_ids[last + 1:last + 1 + len(space)] == space and a.image_index[last + 1] == -1
+        assert a.labels[last + 1] == IGNORE and a.message_index[last + 1] == a.message_index[last]
+        assert tok.convert_ids_to_tokens(a.input_ids[last + 1 + len(space)]) == "</Img>"

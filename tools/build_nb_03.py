@@ -106,13 +106,22 @@ The tokenizer turns `<ImageHere>` into one special token. `model.assemble(messag
 into **K = 9 copies**: one position per image token, so the sequence already has the final length and a
 simple mask says where image tokens go. Alongside the ids it returns, per position, the label (the
 token to predict, or -100 = not supervised), which image the position belongs to (`image_index`, -1 for
-text) and which message (`message_index`, -1 for `<s>`).""", []),
+text) and which message (`message_index`, -1 for `<s>`).
+
+One more text position per image: after its 9 positions the lite model puts a `' '` token before `</Img>`
+(`model.after_image`). The lite LM was pretrained on text in which each image is written as its 9 words,
+`<Img> big red triangle ... nothing </Img>`, and there the space before `</Img>` is a token of its own. The
+image tokens should sit exactly where the words sat, with the same neighbours. We learned this the hard
+way: the projections were first trained without that space, and adding it later, with no retraining,
+raised SparklesChat-lite's held-out select accuracy from 69.8% to 85.0% and NLVR2-lite from 77.8% to 94.0%
+(n = 400). A Hugging Face LLM never saw such a text view, so for it nothing is added.""", []),
     ("code", """\
 # NBVAL_CHECK_OUTPUT
 plain = tok(text, add_special_tokens=False)["input_ids"]
 asm = model.assemble(messages)
 print(f"tokens before expansion: {len(plain)} (with {asm.n_images} <ImageHere> tokens)")
-print(f"positions after:         {len(asm)} = {len(plain)} + {asm.n_images} x ({K} - 1)")
+after = len(tok(model.after_image, add_special_tokens=False)["input_ids"]) if model.after_image else 0
+print(f"positions after:         {len(asm)} = {len(plain)} + {asm.n_images} x ({K} - 1 + {after})")
 first = tok.convert_ids_to_tokens(asm.input_ids[:26])
 print("\\nfirst 26 positions:", " ".join(first))
 print("image_index:        ", asm.image_index[:26])

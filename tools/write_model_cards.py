@@ -23,6 +23,10 @@ DATA_LM = ("Text-only SparklesDialogue-lite generated on the fly (never the same
            "(size, colour, shape x left/centre/right) in place of the image.")
 DATA_S1 = ("Generated single-image captions (each run a fresh set of `n_train`, listed with its run below), MiniGPT-4 "
            "prompt `<Img><ImageHere></Img> Describe this image.`")
+IMAGE_BLOCK_NOTE = ("The image block: every model on the lite LM puts the LM's ' ' text token between an image's 9 tokens and "
+                    "`</Img>` (`SparklesChat.after_image`), as in the text the LM was pretrained on "
+                    "(`<Img> w1 ... w9 </Img>`). Runs written under `runs/s14/` were the first trained that way; the "
+                    "runs before them were trained without it. Every figure on this card is measured with it.")
 DATA_S2 = ("Generated SparklesDialogue-lite examples (each run a fresh set of `n_train`, listed with its run "
            "below): 70% 2-turn dialogues over 2-4 images, 30% single questions over 2-4 images; no BISON/NLVR2-style prompt.")
 
@@ -77,7 +81,8 @@ def main() -> None:
         metrics = load(A / name / "train_metrics.json")
         meta = load(A / name / "sparkles_config.json")
         trainable = meta.get("training", {}).get("trainable_parameters", metrics.get("trainable_parameters"))
-        card(A / name, name, what + f" Trainable parameters: {trainable}.", data, metrics, rows.get(title_of[name]))
+        card(A / name, name, what + f" Trainable parameters: {trainable}.", data, metrics, rows.get(title_of[name]),
+             IMAGE_BLOCK_NOTE)
     print("model cards written under", A)
 
 

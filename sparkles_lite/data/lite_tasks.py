@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from sparkles_lite import world
-from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, USER, Dialogue, ImageRef, Message,
-                                       insert_placeholders, placeholder_ids,
-                                       whole_id_pattern)
+from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, LITE_TEXT_AFTER_IMAGE, USER, Dialogue, ImageRef,
+                                       Message, insert_placeholders, placeholder_ids, whole_id_pattern)
 from sparkles_lite.eval import prompts
 from sparkles_lite.world import NUMBER_WORDS, Scene, Thing
 
@@ -424,7 +423,7 @@ def text_only(messages: list[Message], scenes: dict[str, Scene]) -> list[Message
         content = m.content
         for ref in m.images:
             words = " ".join(world.slot_words(scenes[ref.image_id]))
-            content = content.replace(IMAGE_BLOCK, f"<Img> {words} </Img>", 1)
+            content = content.replace(IMAGE_BLOCK, f"<Img> {words}{LITE_TEXT_AFTER_IMAGE}</Img>", 1)
         out.append(Message(m.role, content, []))
     return out
 

@@ -78,8 +78,11 @@ def check_images(messages: list[Message]) -> int:
 
 
 def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens_per_image: int,
-             max_length: int, add_generation_prompt: bool = False) -> Assembled:
+             max_length: int, add_generation_prompt: bool = False, after_image: str = "") -> Assembled:
     """Token ids, labels and the position map for one conversation.
+
+    `after_image`: text placed after each image's K positions (before `</Img>`), for an LM pretrained
+    on a text view of images that has it there (the lite LM: `LITE_TEXT_AFTER_IMAGE`).
 
     Too long? Whole turns (a user message and its answer) are dropped from the left, with a
     warning naming them; images go with the message that introduced them, never cut through.
@@ -90,7 +93,8 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
         raise AssemblyError("the conversation has no user message")
     first = 0
     while True:
-        out = _assemble_kept(messages[first:], tokenizer, tokens_per_image, add_generation_prompt, offset=first)
+        out = _assemble_kept(messages[first:], tokenizer, tokens_per_image, add_generation_prompt, offset=first,
+                             after_image=after_image)
         if len(out) <= max_length:
             break
         if first + 2 > users[-1]:
@@ -105,10 +109,11 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
 
 
 def _assemble_kept(messages: list[Message], tokenizer: PreTrainedTokenizerBase, k: int,
-                   add_generation_prompt: bool, offset: int) -> Assembled:
+                   add_generation_prompt: bool, offset: int, after_image: str = "") -> Assembled:
     text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    after_ids = tokenizer(after_image, add_special_tokens=False).input_ids if after_image else []
     ids, labels, image_index, message_index = [], [], [], []
     n_images, span_i, sup_i = 0, 0, 0
     for tok, (start, end) in zip(enc["input_ids"], enc["offset_mapping"]):
@@ -121,10 +126,10 @@ def _assemble_kept(messages: list[Message], tokenizer: PreTrainedTokenizerBase, 
             sup_i += 1
         is_answer = sup_i < len(supervised) and supervised[sup_i][0] <= last < supervised[sup_i][1]
         if tok == image_id:
-            ids += [image_id] * k
-            labels += [IGNORE] * k
-            image_index += [n_images] * k
-            message_index += [msg] * k
+            ids += [image_id] * k + after_ids
+            labels += [IGNORE] * (k + len(after_ids))
+            image_index += [n_images] * k + [-1] * len(after_ids)
+            message_index += [msg] * (k + len(after_ids))
             n_images += 1
             continue
         ids.append(tok)

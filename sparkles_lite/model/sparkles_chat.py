@@ -19,7 +19,7 @@ from torch import nn
 
 from sparkles_lite import assets
 from sparkles_lite.config import SparklesConfig, preset
-from sparkles_lite.data.schema import IMAGE_TOKEN, Message
+from sparkles_lite.data.schema import IMAGE_TOKEN, LITE_TEXT_AFTER_IMAGE, Message
 from sparkles_lite.model.assembly import IGNORE, Assembled, Batch, assemble, collate
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.projection import build_projection
@@ -151,6 +151,12 @@ class SparklesChat(nn.Module):
         return self.projection.weight.device if hasattr(self.projection, "weight") else next(self.parameters()).device
 
     @property
+    def after_image(self) -> str:
+        """Text after each image's tokens: the lite LM learned images as `<Img> w1 ... w9 </Img>` (see
+        `LITE_TEXT_AFTER_IMAGE`); a Hugging Face LLM has no such view, so nothing is added."""
+        return LITE_TEXT_AFTER_IMAGE if self.config.lm.kind == "lite" else ""
+
+    @property
     def tokens_per_image(self) -> int:
         return self.pooling.num_tokens
 
@@ -203,7 +209,7 @@ class SparklesChat(nn.Module):
 
     def assemble(self, messages: list[Message], add_generation_prompt: bool = False) -> Assembled:
         return assemble(messages, self.tokenizer, self.tokens_per_image, self.config.max_length,
-                        add_generation_prompt=add_generation_prompt)
+                        add_generation_prompt=add_generation_prompt, after_image=self.after_image)
 
     # ------------------------------------------------------------ generation
     @torch.no_grad()
