@@ -275,7 +275,7 @@ a warning, and the images introduced in those turns go with them. Here with a de
 print(f"full conversation: {len(asm)} positions, {asm.n_images} images; max_length = {SMALL_MAX_LENGTH}")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    short_asm = assembly.assemble(messages, tok, K, max_length=SMALL_MAX_LENGTH)
+    short_asm = assembly.assemble(messages, tok, K, max_length=SMALL_MAX_LENGTH, after_image=model.after_image)
 for w in caught:
     print(f"{w.category.__name__}: {w.message}")
 print(f"kept: {len(short_asm)} positions, {short_asm.n_images} image(s); dropped messages {short_asm.dropped_messages}")
@@ -288,7 +288,7 @@ print(f"images the kept text names: {['IMAGE#' + i for i in named]}; "
       f"named but no longer shown: {['IMAGE#' + i for i in named if i not in shown]}")
 
 try:
-    assembly.assemble(messages, tok, K, max_length=20)
+    assembly.assemble(messages, tok, K, max_length=20, after_image=model.after_image)
 except AssemblyError as err:
     print(f"\\nwith max_length=20 -> AssemblyError: {err}")""", []),
     ("md", """\
