@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 from sparkles_lite import assets  # noqa: E402
 from sparkles_lite.config import preset  # noqa: E402
 from sparkles_lite.data.lite_tasks import LiteGenerator  # noqa: E402
-from sparkles_lite.model.assembly import collate  # noqa: E402
+from sparkles_lite.model.assembly import collate, round_up  # noqa: E402
 from sparkles_lite.model.language import build_lite_lm  # noqa: E402
 from sparkles_lite.model.tokenizer import load_tokenizer  # noqa: E402
 from sparkles_lite.train import common  # noqa: E402
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.compile:
         loops["grouped_compiled"] = (True, True)
     n_batches = max(args.warmup, 6 if args.compile else 0) + args.steps
-    n_texts = -(-n_batches // LENGTH_GROUP) * LENGTH_GROUP * args.batch_size  # whole length groups
+    n_texts = round_up(n_batches, LENGTH_GROUP) * args.batch_size  # whole length groups
     texts = lm_texts(LiteGenerator(args.seed), tokenizer, n_texts, preset("lite").max_length)
     torch.manual_seed(args.seed)
     initial = build_lite_lm(preset("lite").lm, vocab_size=len(tokenizer)).to(device).train()

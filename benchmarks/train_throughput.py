@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 from sparkles_lite import assets  # noqa: E402
 from sparkles_lite.config import SparklesConfig, preset  # noqa: E402
-from sparkles_lite.model.assembly import IGNORE, Assembled, collate  # noqa: E402
+from sparkles_lite.model.assembly import IGNORE, Assembled, collate, round_up  # noqa: E402
 from sparkles_lite.model.sparkles_chat import SparklesChat  # noqa: E402
 from sparkles_lite.train import common  # noqa: E402
 from sparkles_lite.train.common import length_grouped_batches  # noqa: E402
@@ -299,7 +299,7 @@ def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, e
     optimized = run_loop(model, opt, scaler, opt_batches,
                          lambda batch, feats: optimized_step(model, batch, feats, pad_to_multiple), device, warmup)
     optimized["pad_to_multiple"] = pad_to_multiple
-    optimized["distinct_lengths"] = len({-(-max(lengths[i] for i in ids) // pad_to_multiple) for ids in grouped})
+    optimized["distinct_lengths"] = len({round_up(max(lengths[i] for i in ids), pad_to_multiple) for ids in grouped})
     samples = optimized["steps"] * batch_size
     optimized["cache_build_s"] = round(cache_s, 3)
     optimized["samples_per_s_incl_cache"] = round(samples / (optimized["seconds"] + cache_s), 3)

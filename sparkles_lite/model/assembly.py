@@ -152,6 +152,11 @@ class Batch:
                      self.image_mask.to(device), self.images_per_example)
 
 
+def round_up(n: int, multiple: int) -> int:
+    """The smallest multiple of `multiple` that is >= n: padded lengths and whole length groups."""
+    return -(-n // multiple) * multiple
+
+
 def collate(examples: list[Assembled], pad_id: int, padding_side: str = "right", pad_to_multiple: int = 1) -> Batch:
     """Dynamic padding to the longest example; left padding for batched generation.
 
@@ -161,7 +166,7 @@ def collate(examples: list[Assembled], pad_id: int, padding_side: str = "right",
     Images of the whole batch are consumed in order (example by example, image by image), which
     is exactly the row-major order of `image_mask`, so one masked assignment splices them all.
     """
-    length = -(-max(len(e) for e in examples) // pad_to_multiple) * pad_to_multiple
+    length = round_up(max(len(e) for e in examples), pad_to_multiple)
     ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), length), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), length), dtype=torch.long)
