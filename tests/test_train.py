@@ -138,6 +138,11 @@ def test_lm_mixture_reweights_named_tasks_and_rejects_bad_input():
     tokenizer = load_tokenizer(LITE_LM)
     texts = lm_texts(LiteGenerator(0), tokenizer, 12, preset("lite").max_length, only_bison)
     assert all("matches the caption" in tokenizer.decode(a.input_ids) for a in texts)
+    assert LM_MIXTURE["turn2_select"] == 0  # on only when named: a continuation aimed at it
+    only_turn2 = parse_mixture(",".join(f"{t}={int(t == 'turn2_select')}" for t in LM_MIXTURE))
+    for a in lm_texts(LiteGenerator(0), tokenizer, 12, preset("lite").max_length, only_turn2):
+        second_question = tokenizer.decode(a.input_ids).split("###Human:")[2]
+        assert "Which image has" in second_question, second_question
     for bad, message in (("bisonn=0.3", "'bisonn=0.3' is not TASK=WEIGHT"), ("bison", "'bison' is not TASK=WEIGHT"),
                          ("bison=lots", "weight of 'bison' is not a number"), ("bison=-1", "is negative"),
                          (",".join(f"{t}=0" for t in LM_MIXTURE), "every task's weight is 0")):

@@ -11,7 +11,7 @@
 # To retrain only the three projections from scratch on the shipped backbones: SKIP_VISION=1 SKIP_LM=1
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=${PY:-python3}
+PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}  # the venv `make venv` builds, if any
 SCALE=${SCALE:-1}              # multiply every time budget
 WORKERS=${WORKERS:-14}
 N_EVAL=${N_EVAL:-400}
@@ -19,6 +19,7 @@ SMALL=${SMALL:-0}              # 1 = a seconds-long rehearsal of the whole scrip
 SKIP_VISION=${SKIP_VISION:-0} # 1 = keep the vision tower already in the assets
 LM_INIT=${LM_INIT:-}           # a saved LM directory to continue pretraining from
 SKIP_LM=${SKIP_LM:-0}          # 1 = keep the LM already in the assets (retrain only the projections)
+LM_MIX=${LM_MIX:-}             # the LM's --mixture, e.g. turn2_select=0.35 (its weakest skill)
 TABLE=${TABLE:-1}              # 0 = leave the results table for later (it needs the openai package)
 PACK=${1:-}
 A=sparkles_lite/assets/lite
@@ -52,6 +53,7 @@ if [ "$SKIP_VISION" != 1 ]; then
 fi
 if [ "$SKIP_LM" != 1 ]; then
   if [ -n "$LM_INIT" ]; then rm -rf "$R/lm-init" && cp -r "$LM_INIT" "$R/lm-init"; L="$L --init $R/lm-init --no-resume"; fi
+  if [ -n "$LM_MIX" ]; then L="$L --mixture $LM_MIX"; fi
   $PY -m sparkles_lite pretrain --part lm --out "$R" --workers "$WORKERS" --log-every 100 --quiet $L \
     && rm -rf "$A/lm" && cp -r "$R/lm" "$A/lm" || exit 1
   pack

@@ -291,6 +291,8 @@ class LiteGenerator:
     def example(self, task: str) -> LiteExample:
         if task == "dialogue":
             return self.dialogue()
+        if task == "turn2_select":  # turn 2 picks an image by content, after every image was shown
+            return self.dialogue((self.rng.choice(DIALOGUE_TASKS), "select"))
         if task in QUESTION_MAKERS:
             return self.single(task)
         return {"caption": self.caption, "bison": self.bison, "nlvr2": self.nlvr2}[task]()

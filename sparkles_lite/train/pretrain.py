@@ -33,8 +33,10 @@ from sparkles_lite.train import common
 
 # LM pretraining mixture: every format the lite models are ever asked, BISON/NLVR2 included
 # (the text oracle must know them; stage 2 never trains on them).
+# `turn2_select` is 0 by default (a fifth of the dialogues' second turns are already select): it is
+# there to weight a continuation to the shipped LM's weakest skill, e.g. --mixture turn2_select=0.35.
 LM_MIXTURE = {"dialogue": 0.40, "select": 0.14, "count": 0.06, "more": 0.05, "common": 0.05,
-              "describe": 0.04, "caption": 0.04, "bison": 0.08, "nlvr2": 0.14}
+              "describe": 0.04, "caption": 0.04, "bison": 0.08, "nlvr2": 0.14, "turn2_select": 0.0}
 METRICS_FILE = "pretrain_metrics.json"  # beside exported weights
 LENGTH_GROUP = 16  # LM batches drawn at once and grouped by length
 PROMPT_LOSS_WEIGHT = 0.25  # answers count fully; the rest of the text a little (learns the formats)
