@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
+# Where torch comes from. Empty: pip's own index, which on Linux gives the CUDA build (GBs). On a
+# machine without an NVIDIA GPU: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 KERNEL ?= sparkles-lite
 # One notebook or several: `make notebooks NB=notebooks/00_tour.ipynb`; default all.
 NB ?=
@@ -18,10 +21,10 @@ venv: $(STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch first and pinned: left to the resolver it pulls a multi-GB CUDA build.
+# torch first and pinned: left to the resolver, a later package could pull a newer torch.
 # The stamp makes re-runs on an existing .venv instant; editing pyproject.toml reinstalls.
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install "torch==$(TORCH_VERSION)"
+	$(PIP) install "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sparkles-lite)"
 	touch $@

@@ -2,7 +2,8 @@
 
 `lite` is tiny and offline (its backbones ship with the package); `smol` and `qwen` name real
 Hugging Face checkpoints for one GPU; `paper` has the paper's sizes (EVA-CLIP-g + Q-Former +
-Vicuna-7B) for cost estimates and for users who hold those weights. Hub ids appear only here.
+Vicuna-7B) for cost estimates. Only CLIP/SigLIP towers load, so a run close to the paper's sets its
+`vision.path` to one of those and its `lm.path` to a Vicuna-7B checkpoint. Hub ids appear only here.
 """
 
 from __future__ import annotations

@@ -569,8 +569,9 @@ def extract_nlvr2(response):
     return extract(response, NLVR2_MENTIONS, NLVR2_LIST, ("TRUE", "FALSE"))''', "check_extract_nlvr2", "extract_nlvr2"),
         Task("The Wilson score interval", """\
 An accuracy of 57 % on 100 items is 47-66 % at 95 %: always report the interval. The textbook
-`p ± 1.96·√(p(1-p)/n)` collapses to `[0, 0]` at 0 % and leaves `[0, 1]` at the edges; the Wilson
-interval does not. Write `wilson_ci(successes, n, z=1.959963984540054)` → `(low, high)`:
+`p ± 1.96·√(p(1-p)/n)` collapses to `[0, 0]` at 0 % and to `[1, 1]` at 100 %, and near those edges it
+reaches below 0 or above 1; the Wilson interval does neither.
+Write `wilson_ci(successes, n, z=1.959963984540054)` → `(low, high)`:
 
     centre = (p + z²/(2n)) / (1 + z²/n)
     half   = z · √(p(1-p)/n + z²/(4n²)) / (1 + z²/n)

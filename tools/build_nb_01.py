@@ -37,7 +37,7 @@ images and a query pooling that squeezes its 64 patch features into **9 tokens**
 6. why the paper used a fixed 32 tokens per image;
 7. (optional) the same steps with a real CLIP or SigLIP tower.
 
-Everything runs on a CPU in about a minute. No class is defined here: every model part is imported from
+Everything runs on a CPU in seconds. No class is defined here: every model part is imported from
 `sparkles_lite`, so what you read is what the later notebooks train and evaluate.""", []),
     ("code", """\
 # Parameters: papermill overrides these (the tests pass SMOKE=True for a fast run).

@@ -302,20 +302,21 @@ ratios = {n: tokens[n][:TABLE_IMAGES].norm(dim=-1).median().item() / lite_word_n
 print("median image-token norm / median norm of the lite words: "
       + ", ".join(f"{n} {'above 10x' if r > 10 else 'below 10x'}" for n, r in ratios.items()))""", []),
     ("md", """\
-The projected image tokens are **tens of times longer** than the words they stand for (the lite words
-are ~1.1 long). Nothing in
-training asked them to stay small. Llama rescales every vector (RMSNorm) before each attention and MLP
-layer, so the length does not change what those layers *read*, only the direction does; but the long
-vector stays in the residual stream, where the layers' small updates barely move it. This is a common
-finding with linear projections into frozen LLMs: image tokens are a language of their own that lives
-*beside* the word embeddings, not among them.
+The projected image tokens are **tens of times longer** than the words they stand for (the median
+length of the lite words' embeddings is ~1.1). Nothing in training asked them to stay small. Llama
+rescales every vector (RMSNorm) before each attention and MLP layer, so the length does not change what
+those layers *read*, only the direction does; but the long vector stays in the residual stream, where the
+layers' small updates barely move it. This is a common finding with linear projections into frozen
+LLMs: image tokens are a language of their own that lives *beside* the word embeddings, not among them.
 
-Is the length a flaw to fix? We measured it. On one H100, at the same time and for the same steps
-(982 stage-1 + 2,671 stage-2 steps of 128), we trained the projection twice from scratch: once free, as
-here and in the paper, and once with every image token rescaled to length 1.4 (the average length of the
-lite LM's word vectors in its training text). The fixed-length run did **worse**: held-out loss 0.135
-vs 0.085, select accuracy 45 % vs 61 % (100 held-out questions). The long vectors are part of how the
-projection gets heard.
+Is the length a flaw to fix? We measured it, before notebook 03's image-block fix (so both arms score
+below the shipped model). On one H100, at the same time and for the same steps (982 stage-1 + 2,671
+stage-2 steps of 128), we trained the projection twice from scratch: once free, as here and in the
+paper, and once with every image token rescaled to length 1.4 (the mean length of the LM's input
+vectors over its training text, every token counted, digits and punctuation included; the ~1.1 above is
+the median over the lite words alone). The fixed-length run did **worse**: held-out loss 0.135 vs 0.085,
+select accuracy 45 % vs 61 % (100 held-out questions). The long vectors are part of how the projection
+gets heard.
 
 ## What's next
 

@@ -173,19 +173,23 @@ plt.show();""", []),
     ("md", """\
 ## 6 · Train it fully yourself
 
-On one GPU the whole lite build (vision tower, LM, stage 1, control, stage 2, this table) takes about
-ten minutes; the backbones resume from their checkpoints if interrupted, the projection stages start over:
+`tools/build_lite_assets.sh` retrains every lite weight from scratch (vision tower, LM, stage 1, stage 2,
+control, then this table) in about ten minutes on one GPU; the backbones resume from their checkpoints if
+interrupted, the projection stages start over. It **overwrites** the shipped weights in
+`sparkles_lite/assets/lite/` and their `results.json`, so run it in a second clone of the repository.
+Its recipe is short: the shipped weights had longer runs after it (each model card lists its whole chain),
+so expect numbers near the table above, not the same ones.
 
 ```bash
-bash tools/build_lite_assets.sh            # writes sparkles_lite/assets/lite/
-python -m sparkles_lite.eval.table --n 400   # re-measure the table
+bash tools/build_lite_assets.sh   # in a second clone: writes sparkles_lite/assets/lite/ and the table
 ```
 
-On a CPU, train the projections only (the backbones ship with the package), for example:
+On a CPU, train the projections only (the backbones ship with the package). `--max-steps 100000` lets
+`--minutes` decide when to stop (the default stops at 1,500 steps):
 
 ```bash
-python -m sparkles_lite train --stage 1 --out runs/s1 --minutes 20
-python -m sparkles_lite train --stage 2 --init runs/s1 --out runs/s2 --minutes 60
+python -m sparkles_lite train --stage 1 --out runs/s1 --minutes 20 --max-steps 100000
+python -m sparkles_lite train --stage 2 --init runs/s1 --out runs/s2 --minutes 60 --max-steps 100000
 python -m sparkles_lite eval --model runs/s2 --task bison --out runs/eval-bison
 ```
 

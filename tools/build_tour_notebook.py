@@ -112,7 +112,7 @@ print(insert_placeholders("What is in IMAGE#1 that is missing from IMAGE#2?", ["
 ## 2 · What the paper reports
 
 SparklesChat is trained on **SparklesDialogue** (GPT-4-written dialogues over several images) and
-scored on **SparklesEval** (GPT-4 judges answers, 0-10) and on two classic two-image tasks:
+scored on **SparklesEval** (GPT-4 judges answers, 1-10) and on two classic two-image tasks:
 **BISON** (which of two images matches a caption?) and **NLVR2** (is a statement true of an image
 pair?). Against MiniGPT-4, the same architecture trained without multi-image dialogue:
 
