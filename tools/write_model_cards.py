@@ -71,8 +71,9 @@ def main() -> None:
          + ", then ".join(f"{r.get('steps')} steps x {r.get('batch_size')} sequences on {r.get('device')}"
                           for r in runs) + ", each run continuing the one before. Its weaker spots: the 2-turn "
          "dialogues, above all a second turn that asks which image has something after every image was shown "
-         "(`turn2_select_right`, from 1,000 held-out dialogues: 111 of 216 before the last two runs, which "
-         "were weighted to it with `--mixture turn2_select=0.35`, 159 after), and BISON-lite, where it leans "
+         "(right in 1,000 held-out dialogues, run by run: "
+         + " -> ".join(r["turn2_select_right"] for r in runs if "turn2_select_right" in r)
+         + "; the runs weighted to it used `--mixture turn2_select=0.35`), and BISON-lite, where it leans "
          "to IMAGE#2: on the held-out set nearly all its misses are items whose answer is IMAGE#1.",
          DATA_LM, lm, rows.get(ORACLE_ROW),
          "Evaluation above: the LM alone, reading the true slot words where images go (text oracle).")
