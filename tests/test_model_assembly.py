@@ -47,6 +47,20 @@ def test_render_template():
     assert prompt.endswith("?###Assistant:")  # no trailing space: it belongs to the answer's first token
 
 
+def test_render_is_the_papers_format_character_for_character():
+    """Two turns, three images, as the official per-turn training text: the turn-2 `instruction`
+    (`###Human: q1###Assistant: a1###Human: q2###Assistant: `) + the answer + the end symbol `###`
+    (HYPJUDY/Sparkles multimodal_dialogue_dataset.py); one `###` between turns, never `######`."""
+    q1, a1 = "What is in IMAGE#1<Img><ImageHere></Img>?", "a red circle."
+    q2, a2 = "And IMAGE#2<Img><ImageHere></Img> and IMAGE#3<Img><ImageHere></Img>?", "two squares."
+    official = "###Human: " + q1 + "###Assistant: " + a1 + "###Human: " + q2 + "###Assistant: " + a2 + "###"
+    text, supervised, _ = render(two_turns(), add_generation_prompt=False, bos=None)
+    assert text == official and "######" not in text
+    assert [text[s:e] for s, e in supervised] == [a1 + "###", a2 + "###"]
+    prompt, _, _ = render(two_turns()[:3], add_generation_prompt=True, bos=None)
+    assert prompt == "###Human: " + q1 + "###Assistant: " + a1 + "###Human: " + q2 + "###Assistant:"
+
+
 def test_shapes_and_label_mask(tok):
     a = assemble(two_turns(), tok, K, max_length=320)
     assert len(a.input_ids) == len(a.labels) == len(a.image_index) == len(a.message_index) == len(a)

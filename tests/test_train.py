@@ -60,10 +60,10 @@ def _args(tmp_path, **kw):
 
 
 def test_finetune_lowers_heldout_loss_saves_and_resumes(tmp_path):
-    first = finetune(_args(tmp_path, max_steps=4, lr=1e-3))
+    first = finetune(_args(tmp_path, max_steps=4, lr=1e-3, n_train=48, batch_size=8))
     assert first["steps"] == 4 and first["after"]["heldout_loss"] < first["before"]["heldout_loss"]
     assert (tmp_path / "run" / "trainable.safetensors").exists()
-    resumed = finetune(_args(tmp_path, max_steps=6))
+    resumed = finetune(_args(tmp_path, max_steps=6, lr=1e-3, n_train=48, batch_size=8))
     assert resumed["steps"] == 6  # continued from the step-4 checkpoint, not from 0
     reloaded = SparklesChat.from_pretrained(tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "sparkles_config.json").read_text())

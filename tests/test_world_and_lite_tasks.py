@@ -109,3 +109,39 @@ def test_nlvr2_is_balanced_within_each_statement_kind():
         labels[(statement_kind(ex.meta["statement"]), ex.checks[0]["choice"])] += 1
     for kind in STATEMENT_KINDS:
         assert labels[(kind, "TRUE")] > 30 and labels[(kind, "FALSE")] > 30, labels
+
+
+@pytest.mark.parametrize("n", [150, 400])  # the eval files' 150 items, the results table's 400
+def test_shipped_eval_sets_are_balanced_so_a_constant_answer_scores_chance(n):
+    from sparkles_lite.eval.lite_eval import eval_examples
+
+    bison = Counter(ex.checks[0]["choice"] for ex in eval_examples("bison", n))
+    assert bison["IMAGE#1"] == bison["IMAGE#2"] == n // 2
+    nlvr2 = Counter((statement_kind(ex.meta["statement"]), ex.checks[0]["choice"]) for ex in eval_examples("nlvr2", n))
+    for kind in STATEMENT_KINDS:
+        assert abs(nlvr2[(kind, "TRUE")] - nlvr2[(kind, "FALSE")]) <= 1, nlvr2
+    select = Counter((len(ex.image_ids), ex.image_ids.index(ex.checks[0]["id"])) for ex in eval_examples("select", n))
+    for n_images in (2, 3, 4):
+        at = [select[(n_images, k)] for k in range(n_images)]
+        assert max(at) - min(at) <= 2, select  # uniform up to the last, partial block of the schedule
+    assert sum(select[(2, k)] for k in range(2)) > n / 4  # 2-4 images, each about a third
+
+
+def test_in_common_answers_name_a_shared_object_and_no_answer_dominates_a_question_kind():
+    """Over 1,000 dialogues: most "in common" questions have a shared object (same size, colour and
+    shape), and no answer string is more than 30% of its question kind's answers."""
+    gen = LiteGenerator(2024)
+    answers: dict[str, Counter] = {}
+    shared = Counter()
+    for _ in range(1000):
+        ex = gen.dialogue()
+        kinds = ex.task.removeprefix("dialogue:").split("+")
+        replies = [m.content for m in ex.messages if m.role == "assistant"]
+        for kind, reply, check in zip(kinds, replies, ex.checks):
+            answers.setdefault(kind, Counter())[reply] += 1
+            if kind == "common":
+                shared[bool(check["things"])] += 1
+    assert shared[True] >= 0.5 * sum(shared.values()), shared
+    for kind, counts in answers.items():
+        top, k = counts.most_common(1)[0]
+        assert k <= 0.30 * sum(counts.values()), (kind, top, k)

@@ -67,7 +67,7 @@ def write_lite_dataset(out_dir: str | Path, n_dialogues: int = 1000, seed: int =
     `n_captions` defaults to `n_dialogues`. `n_dialogues=0, n_captions=0` writes only the
     evaluation sets (what `python -m sparkles_lite eval` does when given no `--data`).
     """
-    from sparkles_lite.data.lite_tasks import LiteGenerator
+    from sparkles_lite.data.lite_tasks import LiteGenerator, balanced_examples
     from sparkles_lite.eval.lite_eval import EVAL_SEED, EVAL_TASKS
 
     if min(n_dialogues, n_eval) < 0 or (n_captions is not None and n_captions < 0):
@@ -101,20 +101,16 @@ def write_lite_dataset(out_dir: str | Path, n_dialogues: int = 1000, seed: int =
         eval_dialogues.append(Dialogue(ex.messages, meta={"evaluation_id": k, "task": ex.task,
                                                           "checks": ex.checks}))
 
-    gen = LiteGenerator(eval_seed("nlvr2"))
     nlvr2_items = []
-    for k in range(n_eval):
-        ex = gen.nlvr2()
+    for k, ex in enumerate(balanced_examples(LiteGenerator(eval_seed("nlvr2")), "nlvr2", n_eval)):
         identifier = f"{NLVR2_SPLIT}-{k}-0-0"
         item = Nlvr2Item(identifier, ex.meta["statement"], ex.checks[0]["choice"] == "TRUE", evaluation_id=k)
         for image_id, slot in zip(item.image_ids, ("1", "2")):
             keep(image_id, ex.scenes[slot])
         nlvr2_items.append(item)
 
-    gen = LiteGenerator(eval_seed("bison"))
     bison_items = []
-    for k in range(n_eval):
-        ex = gen.bison()
+    for k, ex in enumerate(balanced_examples(LiteGenerator(eval_seed("bison")), "bison", n_eval)):
         ids = [next_id(), next_id()]
         for image_id, slot in zip(ids, ("1", "2")):
             keep(image_id, ex.scenes[slot])

@@ -92,8 +92,9 @@ def _random_query(thing: Thing, rng: random.Random) -> Query:
 
 # ---------------------------------------------------------------- single questions
 
-def _select(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
-    target = rng.choice(ids)
+def _select(ids: list[str], scenes: dict[str, Scene], rng: random.Random,
+            target_index: int | None = None) -> tuple[str, str, dict] | None:
+    target = ids[target_index] if target_index is not None else rng.choice(ids)
     query = _random_query(rng.choice(scenes[target].things), rng)
     if sum(query.matches(scenes[i]) for i in ids) != 1:
         return None
@@ -127,9 +128,30 @@ def _more(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple
     return q, f"{_ref(winner)} has the most objects.", {"kind": "image", "id": winner}
 
 
-def _common(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
+# "In common" means the same object, size, colour and shape all equal ("a big red circle" in both).
+# Two random scenes rarely share one, so a generator left alone would answer "They have nothing in
+# common." to most such questions: it asks for a shared object this often, the scenes redrawn until so.
+COMMON_SHARED_SHARE = 0.75
+
+
+def _common(ids: list[str], scenes: dict[str, Scene], rng: random.Random,
+            shareable: tuple[str, ...] = ()) -> tuple[str, str, dict] | None:
+    """`shareable`: images whose scenes are not fixed yet; one of them may receive an object of the
+    other image, so that the question has a shared object COMMON_SHARED_SHARE of the time."""
+    want_shared = rng.random() < COMMON_SHARED_SHARE
     a, b = rng.sample(ids, 2)
     shared = sorted(set(scenes[a].things) & set(scenes[b].things))
+    if want_shared and not shared:
+        movable = [i for i in (b, a) if i in shareable]
+        if not movable:
+            return None
+        target = movable[0]
+        things = scenes[target].things
+        things[rng.randrange(len(things))] = rng.choice(scenes[a if target == b else b].things)
+        scenes[target] = world.scene_from_things(things, rng)
+        shared = sorted(set(scenes[a].things) & set(scenes[b].things))
+    elif shared and not want_shared:
+        return None
     q = f"What do {_ref(a)} and {_ref(b)} have in common?"
     if not shared:
         return q, "They have nothing in common.", {"kind": "things", "things": []}
@@ -194,11 +216,13 @@ class LiteGenerator:
         return scenes
 
     def _question(self, task: str, ids: list[str], scenes: dict[str, Scene],
-                  redraw: list[str]) -> tuple[str, str, dict]:
+                  redraw: list[str], **forced) -> tuple[str, str, dict]:
         """Ask until the question has one right answer, redrawing only the `redraw` images (images
-        an earlier turn already asked about keep their scenes)."""
+        an earlier turn already asked about keep their scenes). `forced` fixes the answer (see `single`)."""
+        if task == "common":
+            forced = {**forced, "shareable": tuple(redraw)}
         for _ in range(200):
-            made = QUESTION_MAKERS[task](ids, scenes, self.rng)
+            made = QUESTION_MAKERS[task](ids, scenes, self.rng, **forced)
             if made:
                 return made
             scenes.update(self._scenes_for(redraw))
@@ -236,12 +260,14 @@ class LiteGenerator:
         messages = [q1, Message(ASSISTANT, a1), q2, Message(ASSISTANT, a2)]
         return LiteExample(f"dialogue:{t1}+{t2}", messages, scenes, [c1, c2])
 
-    def single(self, task: str) -> LiteExample:
-        """One question over 2-4 images (the 'select among 2-4' evaluation and extra variety)."""
-        n = self.rng.randint(2, 4)
+    def single(self, task: str, n_images: int | None = None, target_index: int | None = None) -> LiteExample:
+        """One question over 2-4 images (the 'select among 2-4' evaluation and extra variety).
+        `target_index` (select only) fixes which image is the answer, for balanced held-out sets."""
+        n = n_images or self.rng.randint(2, 4)
         ids = self._new_ids(n, set())
         scenes = self._scenes_for(ids)
-        q, a, c = self._question(task, ids, scenes, redraw=ids)
+        forced = {} if target_index is None else {"target_index": target_index}
+        q, a, c = self._question(task, ids, scenes, redraw=ids, **forced)
         mentioned = [i for i in ids if whole_id_pattern(i).search(q)]
         scenes = {i: scenes[i] for i in mentioned}
         return LiteExample(task, [_introduce(q, mentioned, scenes), Message(ASSISTANT, a)], scenes, [c])
@@ -255,11 +281,12 @@ class LiteGenerator:
                                        Message(ASSISTANT, world.describe(scene) + ".")],
                            {image_id: scene}, [{"kind": "scene", "id": image_id}])
 
-    def bison(self) -> LiteExample:
-        """Which of two images matches a caption; the distractor differs in one object."""
+    def bison(self, gold: int | None = None) -> LiteExample:
+        """Which of two images matches a caption; the distractor differs in one object. `gold` (0 or 1)
+        fixes the true image's position, for balanced held-out sets."""
         true_scene = world.random_scene(self.rng)
         distractor = _perturb(true_scene, self.rng)
-        gold = self.rng.randrange(2)
+        gold = self.rng.randrange(2) if gold is None else gold
         ordered = [true_scene, distractor] if gold == 0 else [distractor, true_scene]
         scenes = {"1": ordered[0], "2": ordered[1]}
         caption = world.describe(true_scene)
@@ -269,12 +296,12 @@ class LiteGenerator:
         return LiteExample("bison", [msg, Message(ASSISTANT, prompts.choice_answer(choice))], scenes,
                            [{"kind": "choice", "choice": choice}], meta={"caption": caption})
 
-    def nlvr2(self) -> LiteExample:
+    def nlvr2(self, kind: str | None = None, want: bool | None = None) -> LiteExample:
         """Is a statement true of an image pair. TRUE and FALSE equally often *within each statement
         kind*: otherwise the wording alone would give the answer away (a 'both have' statement is
         rarely true of two random scenes) and a model could score without looking at the images."""
-        want = self.rng.random() < 0.5
-        kind = self.rng.choice(list(STATEMENT_KINDS))
+        want = self.rng.random() < 0.5 if want is None else want
+        kind = self.rng.choice(list(STATEMENT_KINDS)) if kind is None else kind
         for _ in range(2000):
             scenes = {"1": world.random_scene(self.rng), "2": world.random_scene(self.rng)}
             statement, truth = _statement(scenes["1"], scenes["2"], self.rng, kind)
@@ -296,6 +323,28 @@ class LiteGenerator:
         if task in QUESTION_MAKERS:
             return self.single(task)
         return {"caption": self.caption, "bison": self.bison, "nlvr2": self.nlvr2}[task]()
+
+
+# Held-out sets whose answers are balanced by construction, so that a constant answer scores chance:
+# BISON-lite IMAGE#1/IMAGE#2 50/50, NLVR2-lite TRUE/FALSE 50/50 within each statement kind, select
+# with the answer's position uniform over the 2-4 images. Each schedule is a block of answers shuffled.
+SELECT_BLOCK = [(n, k) for n in (2, 3, 4) for k in range(n) for _ in range(12 // n)]  # n uniform, then k
+
+
+def balanced_examples(gen: LiteGenerator, task: str, n: int) -> list[LiteExample]:
+    """`n` examples of `task` ('bison', 'nlvr2' or 'select') in shuffled blocks of balanced answers."""
+    blocks = {"bison": [{"gold": g} for g in (0, 1)],
+              "nlvr2": [{"kind": k, "want": w} for k in STATEMENT_KINDS for w in (True, False)],
+              "select": [{"n_images": m, "target_index": k} for m, k in SELECT_BLOCK]}
+    if task not in blocks:
+        raise ValueError(f"no balanced schedule for {task!r}; expected one of {sorted(blocks)}")
+    make = {"bison": gen.bison, "nlvr2": gen.nlvr2, "select": lambda **kw: gen.single("select", **kw)}[task]
+    out: list[LiteExample] = []
+    while len(out) < n:
+        block = list(blocks[task])
+        gen.rng.shuffle(block)
+        out += [make(**forced) for forced in block[:n - len(out)]]
+    return out
 
 
 def _introduce(question: str, ids: list[str], scenes: dict[str, Scene]) -> Message:

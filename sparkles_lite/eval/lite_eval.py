@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import LiteExample, LiteGenerator, score_answer, text_only
+from sparkles_lite.data.lite_tasks import LiteExample, LiteGenerator, balanced_examples, score_answer, text_only
 from sparkles_lite.data.schema import ASSISTANT, USER, Message
 from sparkles_lite.eval.stats import wilson_ci
 
@@ -23,10 +23,16 @@ TASK_TITLES = {"bison": "BISON-lite", "nlvr2": "NLVR2-lite", "dialogue": "2-turn
 BatchAnswerer = Callable[[list[tuple[list[Message], LiteExample]]], list[str]]
 
 
+BALANCED_TASKS = ("bison", "nlvr2", "select")  # answers balanced by construction (`balanced_examples`)
+
+
 def eval_examples(task: str, n: int, seed: int = EVAL_SEED) -> list[LiteExample]:
-    """The held-out set for a task: deterministic, from a seed no training run uses."""
+    """The held-out set for a task: deterministic, from a seed no training run uses; choice tasks
+    balanced so that always giving the same answer scores chance."""
     gen = LiteGenerator(seed + EVAL_TASKS.index(task) if task in EVAL_TASKS else seed)
-    return [gen.example("select" if task == "select" else task) for _ in range(n)]
+    if task in BALANCED_TASKS:
+        return balanced_examples(gen, task, n)
+    return [gen.example(task) for _ in range(n)]
 
 
 def model_answerer(model, max_new_tokens: int = 40) -> BatchAnswerer:

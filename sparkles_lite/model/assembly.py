@@ -1,6 +1,6 @@
 """Interleaved token assembly: a conversation with image placeholders -> model inputs.
 
-The conversation is rendered with the paper's template (`###Human: {q}###Assistant: {a}###`),
+The conversation is rendered with the paper's template (`###Human: q1###Assistant: a1###Human: q2...`),
 tokenized once, and each `<ImageHere>` is expanded to K copies of itself: one position per image
 token, so a boolean mask says exactly where the projected image tokens are spliced in, and the
 position map says which position belongs to which image, which to text, which to which turn.
@@ -18,6 +18,7 @@ from transformers import PreTrainedTokenizerBase
 from sparkles_lite.data.schema import ASSISTANT, IMAGE_TOKEN, USER, Message
 
 IGNORE = -100
+SEP = "###"  # the paper's turn separator and answer stop marker
 
 
 class AssemblyError(ValueError):
@@ -41,24 +42,31 @@ class Assembled:
 
 def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
            ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
-    """Template text, supervised character spans, and (start, end, message index) spans."""
+    """Template text, supervised character spans, and (start, end, message index) spans.
+
+    The paper's format, character for character: `###Human: q1###Assistant: a1###Human: q2###Assistant: a2###`.
+    One `###` sits between turns: the `###` that ends an answer (its stop marker, supervised with it)
+    is also the separator before the next `Human:`.
+    """
     text = bos or ""
     supervised: list[tuple[int, int]] = []
     spans: list[tuple[int, int, int]] = []
+    after_answer = False  # the previous answer's `###` already opened this message
     for i, m in enumerate(messages):
         start = len(text)
         if m.role == USER:
-            text += "###Human: " + m.content
+            text += ("" if after_answer else SEP) + "Human: " + m.content
         elif m.role == ASSISTANT:
-            text += "###Assistant: "
+            text += SEP + "Assistant: "
             answer_start = len(text)
-            text += m.content + "###"
+            text += m.content + SEP
             supervised.append((answer_start, len(text)))
         else:
             raise AssemblyError(f"message {i}: unknown role {m.role!r}; expected 'user' or 'assistant'")
+        after_answer = m.role == ASSISTANT
         spans.append((start, len(text), i))
-    if add_generation_prompt:  # no trailing space: it belongs to the answer's first token ('ĠThe')
-        text += "###Assistant:"
+    if add_generation_prompt:  # as the official chat: `###Assistant:`, no space (it belongs to the answer's 'ĠThe')
+        text += ("" if after_answer else SEP) + "Assistant:"
     return text, supervised, spans
 
 

@@ -16,12 +16,15 @@ BOS, SEP, PAD = "<s>", "###", "<pad>"
 IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN = "<Img>", "</Img>", "<ImageHere>"
 SPECIAL_TOKENS = [PAD, BOS, SEP, IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN]
 
-# Vicuna-v0 style, as in MiniGPT-4 and SparklesChat: ###Human: {q}###Assistant: {a}###
+# Vicuna-v0 style, as in MiniGPT-4 and SparklesChat: ###Human: q1###Assistant: a1###Human: q2###Assistant: a2###
+# (one `###` between turns: an answer's stop marker opens the next turn). Must agree with `assembly.render`.
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'user' %}###Human: {{ message['content'] }}"
+    "{% if message['role'] == 'user' %}{% if loop.first or messages[loop.index0 - 1]['role'] != 'assistant' %}###"
+    "{% endif %}Human: {{ message['content'] }}"
     "{% else %}###Assistant: {% generation %}{{ message['content'] }}###{% endgeneration %}"
-    "{% endif %}{% endfor %}{% if add_generation_prompt %}###Assistant:{% endif %}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}"
+    "{% if not messages or messages[-1]['role'] != 'assistant' %}###{% endif %}Assistant:{% endif %}"
 )
 
 
