@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test notebooks clean-notebooks kernel
+.PHONY: venv demo test sync notebooks clean-notebooks kernel
 
 venv: $(STAMP)
 
@@ -39,7 +39,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_FLAGS)
 
+# Bring every notebook and its paired script (jupytext.toml) in step: the file saved last gives the
+# inputs, the .ipynb keeps its outputs; then derive the student exercises from their solution scripts.
+sync: $(STAMP)
+	$(PY) tools/sync_notebooks.py
+
 # Re-execute notebooks in place (lite mode, their default parameters) so committed outputs match the code.
+# Exercise solutions too: make notebooks NB="exercises/solutions/*.ipynb"
 notebooks: $(STAMP)
 	$(PY) tools/run_notebooks.py --kernel $(KERNEL) $(NB)
 

@@ -10,7 +10,9 @@
   start-up, ~1 s in all; 00_tour additionally runs under papermill to prove the kernel path.
 * A check never passes an empty answer (`return None`, `pass`, `raise NotImplementedError`, echoing
   an input, a non-function) nor the typical wrong answers listed in WRONG below.
-* The committed notebooks are what tools/build_exercises.py writes (sources compared, not outputs).
+* Every task is an explanation, a code cell tagged `solution` and a check cell; each notebook ends
+  with `summary()`. That the student notebooks are what tools/make_exercises.py derives from the
+  solution scripts is tests/test_notebook_sync.py's job.
 * The references the checks carry themselves agree with the package code they stand for.
 
 The papermill tests are marked `notebooks` (`pytest -m "not notebooks"` skips them, ~15 s remain).
@@ -32,7 +34,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-import build_exercises as bx  # noqa: E402
+import make_exercises as mx  # noqa: E402
 import run_notebooks as rn  # noqa: E402
 
 from sparkles_lite import exercises as ex  # noqa: E402
@@ -70,29 +72,44 @@ def _text(cell) -> tuple[str, str | None]:
     return stdout, value
 
 
-# ---------------------------------------------------------------- the notebooks are what the builder writes
+# ---------------------------------------------------------------- the notebooks' shape
+
+def _tasks(nb) -> list[tuple[int, str, str]]:
+    """(index of the task's code cell, check name, function name) for every `check_x(f)` cell."""
+    out = []
+    for i, cell in enumerate(nb.cells):
+        src = _source(cell).strip()
+        if cell.cell_type == "code" and src.startswith("check_") and "\n" not in src:
+            out.append((i - 1, src.split("(")[0], src[src.index("(") + 1:-1]))
+    return out
+
 
 def test_every_lesson_has_an_exercise_notebook_and_a_solution():
-    stems = [lesson.stem for lesson in bx.LESSONS]
+    stems = [p.stem for p in SOLUTIONS]
     assert [s[:2] for s in stems] == [f"{i:02d}" for i in range(10)]
     assert [p.stem for p in STUBS] == stems
-    assert [p.stem for p in SOLUTIONS] == stems
-    for lesson in bx.LESSONS:
-        assert 2 <= len(lesson.tasks) <= 4, lesson.stem
-    used = [t.check for lesson in bx.LESSONS for t in lesson.tasks]
+    assert [p.stem for p in mx.solution_scripts()] == stems, "every solution notebook has its script"
+    used = []
+    for path in SOLUTIONS:
+        nb = nbformat.read(path, as_version=4)
+        tasks = _tasks(nb)
+        assert 2 <= len(tasks) <= 4, path.name
+        for number, (i, check, _) in enumerate(tasks, 1):
+            assert nb.cells[i - 1].cell_type == "markdown" and _source(nb.cells[i - 1]).startswith(
+                f"## Task {number} · "), f"{path.name}: task {number} starts with its explanation"
+            assert "solution" in nb.cells[i].metadata.get("tags", []), f"{path.name}: task {number}'s code cell"
+            used.append(check)
+        assert [c.cell_type for c in nb.cells[-2:]] == ["markdown", "code"], path.name
+        assert (_source(nb.cells[-2]), _source(nb.cells[-1])) == ("## Summary", "summary()"), path.name
     assert sorted(used) == sorted(CHECKS), "every check is used by exactly one task, and every task has one"
 
 
 @pytest.mark.parametrize("solved", [False, True], ids=["stubs", "solutions"])
-def test_committed_notebooks_match_the_builder(solved: bool):
-    for lesson in bx.LESSONS:
-        path = (bx.SOLUTIONS if solved else bx.EXERCISES) / f"{lesson.stem}.ipynb"
+def test_committed_exercise_notebooks(solved: bool):
+    """Their inputs are checked against their scripts and make_exercises in tests/test_notebook_sync.py."""
+    for path in SOLUTIONS if solved else STUBS:
         committed = nbformat.read(path, as_version=4)
         nbformat.validate(committed)
-        built = bx.build(lesson, solved)
-        assert [(c.cell_type, _source(c)) for c in committed.cells] == \
-               [(c.cell_type, _source(c)) for c in built.cells], (
-            f"{path.relative_to(ROOT)} differs from tools/build_exercises.py: run it (with --execute)")
         assert "SMOKE" in rn.parameter_names(committed), f"{path.name}: no parameters cell defining SMOKE"
         if not solved:
             assert not any(c.get("outputs") for c in committed.cells if c.cell_type == "code"), (
@@ -104,11 +121,13 @@ def test_committed_notebooks_match_the_builder(solved: bool):
 
 
 def test_stubs_raise_not_implemented_and_solutions_do_not():
-    for lesson in bx.LESSONS:
-        for task in lesson.tasks:
-            assert "raise NotImplementedError  # your code here" in task.stub, task.title
-            assert "NotImplementedError" not in task.solution, task.title
-            assert f"def {task.function}(" in task.stub and f"def {task.function}(" in task.solution
+    for solution_path, stub_path in zip(SOLUTIONS, STUBS):
+        solution, stub = (nbformat.read(p, as_version=4) for p in (solution_path, stub_path))
+        for i, _, function in _tasks(solution):
+            where = f"{stub_path.name} cell {i + 1}"
+            assert "raise NotImplementedError  # your code here" in _source(stub.cells[i]), where
+            assert "NotImplementedError" not in _source(solution.cells[i]), where
+            assert f"def {function}(" in _source(stub.cells[i]) and f"def {function}(" in _source(solution.cells[i])
 
 
 # ---------------------------------------------------------------- solutions run as notebooks

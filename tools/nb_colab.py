@@ -5,10 +5,11 @@
     python tools/nb_colab.py --check     # exit 1 if a notebook lacks the current cell
 
 On Colab the cell installs sparkles-lite from the repository; in any other kernel (the venv, the
-tests, papermill) it does nothing. The builders (tools/build_*.py) get `colab_cell()` through
-`tools/nbbuild.py`, so a rebuilt notebook keeps it; `--insert` puts the same cell into the committed notebooks by editing their JSON
-(nothing is executed, every other cell and output is kept), and is idempotent: a cell tagged
-`colab-setup` is updated in place, never duplicated.
+tests, papermill) it does nothing. It is an ordinary cell of each notebook's paired script (a new
+lesson copies it from another one). `--insert` puts the current cell into the committed notebooks by
+editing their JSON (nothing is executed, every other cell and output is kept), then syncs each edited
+notebook's script (tools/sync_notebooks.py); it is idempotent: a cell tagged `colab-setup` is updated
+in place, never duplicated.
 
 The cell is plain Python (`subprocess` + `sys.executable -m pip`), not IPython's `!pip`:
 tests/test_exercises.py executes the exercise notebooks' code cells with Python's own `compile`,
@@ -96,8 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--check", action="store_true", help="exit 1 if a notebook lacks the current cell")
     ap.add_argument("paths", nargs="*", type=Path, help=f"default: {', '.join(NOTEBOOK_GLOBS)}")
     args = ap.parse_args(argv)
+    paths = args.paths or notebooks()
+    if args.insert:
+        from sync_notebooks import SyncError, sync
+
+        try:
+            sync(paths)  # an edited script first gives its notebook the inputs the cell goes into
+        except SyncError as exc:
+            print(f"nb_colab: {exc}", file=sys.stderr)
+            return 1
     missing = 0
-    for path in args.paths or notebooks():
+    for path in paths:
         nb = nbformat.read(path, as_version=4)
         changed = insert(nb)
         if args.check:
@@ -108,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         if changed:
             nbformat.validate(nb)
             nbformat.write(nb, path)
+            sync([path])
             print(f"inserted Colab cell: {path}")
     return 1 if missing else 0
 

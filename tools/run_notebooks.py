@@ -7,7 +7,8 @@
 
 In place means: run into a temporary copy, and only when it succeeds replace the committed notebook
 (papermill's timing metadata stripped so diffs show only real changes). A failed run is left in
-build/failed/ for reading, and the committed notebook is untouched.
+build/failed/ for reading, and the committed notebook is untouched. In place first syncs the notebook
+with its paired script (tools/sync_notebooks.py).
 
 Conventions (see README, "Contributing"): every notebook has a cell tagged `parameters` that defines
 at least `SMOKE = False`; `SMOKE = True` must make the whole notebook run in well under a minute on a
@@ -88,12 +89,15 @@ def parameter_names(nb: dict) -> set[str]:
 
 
 def strip_run_metadata(nb) -> None:
-    """Drop papermill/nbclient bookkeeping (timestamps, durations, paths) so re-runs diff cleanly."""
+    """Drop papermill/nbclient bookkeeping (timestamps, durations, paths, the empty `tags` list papermill
+    gives every cell) so re-runs diff cleanly and the paired script gets no `tags=[]` headers."""
     nb.metadata.pop("papermill", None)
     nb.metadata["kernelspec"] = dict(COMMITTED_KERNELSPEC)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
 
 
 def execute(src: Path, dst: Path, parameters: dict | None = None, kernel: str | None = None,
@@ -112,9 +116,13 @@ def execute(src: Path, dst: Path, parameters: dict | None = None, kernel: str | 
 
 
 def run_in_place(nb_path: Path, parameters: dict, kernel: str) -> float:
+    """Execute a committed notebook and replace it; first sync it with its paired script, so that an
+    edited script gives the inputs that run (and a later sync cannot take the older inputs back)."""
     import nbformat
+    from sync_notebooks import sync
 
     start = time.perf_counter()
+    sync([nb_path])
     with tempfile.TemporaryDirectory(prefix="sparkles-nb-") as tmp:
         out = Path(tmp) / nb_path.name
         try:

@@ -1,50 +1,50 @@
-#!/usr/bin/env python
-"""Write notebooks/08_bison_nlvr2.ipynb from the cells below (no outputs); then run it in place:
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-    python tools/build_nb_08.py && make notebooks NB=notebooks/08_bison_nlvr2.ipynb
+# %% [markdown]
+# # 08 · BISON and NLVR2: two images, one right answer
+#
+# Besides the judge-scored SparklesEval (notebook 07), the paper tests two-image understanding on two
+# existing benchmarks, 150 items each, with **both images in one prompt** as `IMAGE#1` and `IMAGE#2`:
+#
+# * **BISON** (binary image selection): a caption and two similar images; which image does the caption
+#   describe? Chance is 50 %.
+# * **NLVR2** (natural language visual reasoning): a statement about an image pair; true or false?
+#   Chance is 50 %.
+#
+# The paper reports SparklesChat **56.7 %** vs MiniGPT-4 **46.0 %** on BISON and **58.0 %** vs **51.3 %**
+# on NLVR2. This notebook runs the same protocol on the lite versions:
+#
+# 1. the two tasks, with example items and their images;
+# 2. getting an answer out of free text: the pitfalls of answer extraction;
+# 3. accuracy with 95 % confidence intervals for MiniGPT-4-lite, SparklesChat-lite and the text oracle
+#    (the frozen LM reading the true scene words instead of images);
+# 4. a bar chart, and a few failure cases with their images.
 
-Model accuracies are printed by code, never written into markdown: the shipped weights get retrained.
-Cells marked `# NBVAL_CHECK_OUTPUT` print only things that do not depend on model weights.
-"""
+# %% tags=["colab-setup"]
+# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import nbformat
-
-ROOT = Path(__file__).resolve().parent.parent
-import sys  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the Colab cell
-from nbbuild import notebook_from_cells  # noqa: E402
-OUT = ROOT / "notebooks" / "08_bison_nlvr2.ipynb"
-
-CELLS: list[tuple[str, str, list[str]]] = [
-    ("md", """\
-# 08 · BISON and NLVR2: two images, one right answer
-
-Besides the judge-scored SparklesEval (notebook 07), the paper tests two-image understanding on two
-existing benchmarks, 150 items each, with **both images in one prompt** as `IMAGE#1` and `IMAGE#2`:
-
-* **BISON** (binary image selection): a caption and two similar images; which image does the caption
-  describe? Chance is 50 %.
-* **NLVR2** (natural language visual reasoning): a statement about an image pair; true or false?
-  Chance is 50 %.
-
-The paper reports SparklesChat **56.7 %** vs MiniGPT-4 **46.0 %** on BISON and **58.0 %** vs **51.3 %**
-on NLVR2. This notebook runs the same protocol on the lite versions:
-
-1. the two tasks, with example items and their images;
-2. getting an answer out of free text: the pitfalls of answer extraction;
-3. accuracy with 95 % confidence intervals for MiniGPT-4-lite, SparklesChat-lite and the text oracle
-   (the frozen LM reading the true scene words instead of images);
-4. a bar chart, and a few failure cases with their images.""", []),
-    ("code", """\
+# %% tags=["parameters"]
 # Parameters: papermill overrides these (the tests pass SMOKE=True for a fast run).
 SMOKE = False  # True: a handful of items per task; same lessons
 SEED = 0       # seeds sampled re-asks (answers are greedy, so results do not depend on it)
-N_ITEMS = 150  # items per task (the paper uses 150)""", ["parameters"]),
-    ("code", """\
+N_ITEMS = 150  # items per task (the paper uses 150)
+
+# %%
 import json
 import shutil
 from collections import Counter
@@ -78,24 +78,28 @@ scenes = load_scenes(DATA["scenes"])
 lookup = eval_cli.image_lookup(DATA["images"])
 TASKS = ("bison", "nlvr2")
 items = {task: eval_cli.load_choice_items(task, DATA[task], N_ITEMS)[0] for task in TASKS}
-print({task: len(v) for task, v in items.items()}, "items from", DATA["images"].parent)""", []),
-    ("md", """\
-## 1 · The tasks
+print({task: len(v) for task, v in items.items()}, "items from", DATA["images"].parent)
 
-In BISON-lite the distractor differs from the true image in exactly one object or attribute, so the
-whole caption must be checked, not just its first words. NLVR2-lite statements count across both
-images, compare them, or ask whether both (or exactly one) contain something: they need the two
-images *together*. The prompts are the paper's: both images, a step-by-step cue, and a sentence the
-answer completes.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 1 · The tasks
+#
+# In BISON-lite the distractor differs from the true image in exactly one object or attribute, so the
+# whole caption must be checked, not just its first words. NLVR2-lite statements count across both
+# images, compare them, or ask whether both (or exactly one) contain something: they need the two
+# images *together*. The prompts are the paper's: both images, a step-by-step cue, and a sentence the
+# answer completes.
+
+# %%
 # NBVAL_CHECK_OUTPUT
 for task in TASKS:
     item = items[task][0]
     print(f"--- {task.upper()} item {item.item_id} (gold: {item.gold})")
     print(item.prompt)
     for k, image_id in enumerate(item.images):
-        print(f"  IMAGE#{k + 1}: {world.describe(scenes[image_id])}")""", []),
-    ("code", """\
+        print(f"  IMAGE#{k + 1}: {world.describe(scenes[image_id])}")
+
+
+# %%
 def show_pair(ax_pair, item, labels=("IMAGE#1", "IMAGE#2")):
     for ax, image_id, label in zip(ax_pair, item.images, labels):
         ax.imshow(lookup(image_id))
@@ -109,18 +113,21 @@ for k, task in enumerate(TASKS):
     show_pair(axes[2 * k:2 * k + 2], item)
     text = item.meta.get("caption") or item.meta.get("statement")
     axes[2 * k].text(0, -14, f"{task.upper()}: {text} -> {item.gold}", fontsize=8, ha="left")
-fig.tight_layout();""", []),
-    ("md", """\
-## 2 · Getting the answer out of the reply
+fig.tight_layout();
 
-Models answer in free text: "Image 2", "the first image", "IMAGE#1 does not match, IMAGE#2 does",
-"No, that's false". The naive rule, *the first option string found in the reply*, gets many of these
-wrong, and a wrong extraction silently becomes a wrong (or a right!) answer.
-`sparkles_lite.eval.extraction` classifies every mention by strength (a final answer beats an
-assertion, which beats a bare mention) and polarity ("not IMAGE#1"), and returns **None** (unparsable,
-counted as wrong and reported apart) when the reply is ambiguous, rather than guessing. Note the
-lite models' own quirk in the table: `IMAGE#1500?` is not IMAGE#1.""", []),
-    ("code", """\
+
+# %% [markdown]
+# ## 2 · Getting the answer out of the reply
+#
+# Models answer in free text: "Image 2", "the first image", "IMAGE#1 does not match, IMAGE#2 does",
+# "No, that's false". The naive rule, *the first option string found in the reply*, gets many of these
+# wrong, and a wrong extraction silently becomes a wrong (or a right!) answer.
+# `sparkles_lite.eval.extraction` classifies every mention by strength (a final answer beats an
+# assertion, which beats a bare mention) and polarity ("not IMAGE#1"), and returns **None** (unparsable,
+# counted as wrong and reported apart) when the reply is ambiguous, rather than guessing. Note the
+# lite models' own quirk in the table: `IMAGE#1500?` is not IMAGE#1.
+
+# %%
 # NBVAL_CHECK_OUTPUT
 def naive(reply, options):
     found = [(reply.upper().find(o), o) for o in options if o in reply.upper()]
@@ -137,19 +144,21 @@ for replies, extract, options in [(BISON_REPLIES, extract_bison, ("IMAGE#1", "IM
                                   (NLVR2_REPLIES, extract_nlvr2, ("TRUE", "FALSE"))]:
     for reply in replies:
         e = extract(reply)
-        print(f"{reply!r:62s} {str(naive(reply, options)):8s} {e.choice} ({e.reason})")""", []),
-    ("md", """\
-## 3 · Accuracy, with confidence intervals
+        print(f"{reply!r:62s} {str(naive(reply, options)):8s} {e.choice} ({e.reason})")
 
-Each model answers every item greedily (`eval_cli.run_choice`: the same runner as
-`python -m sparkles_lite eval --task bison`). With 150 items a 95 % interval is about ±8 points
-wide: differences of a few points are noise. The intervals are Wilson intervals
-(`sparkles_lite.eval.stats.wilson_ci`), sensible even near 0 % or 100 %.
+# %% [markdown]
+# ## 3 · Accuracy, with confidence intervals
+#
+# Each model answers every item greedily (`eval_cli.run_choice`: the same runner as
+# `python -m sparkles_lite eval --task bison`). With 150 items a 95 % interval is about ±8 points
+# wide: differences of a few points are noise. The intervals are Wilson intervals
+# (`sparkles_lite.eval.stats.wilson_ci`), sensible even near 0 % or 100 %.
+#
+# The **text oracle** is the frozen LM alone, given each image's true scene words where the image would
+# be (`lite_eval.oracle_answerer`): what a perfect projection could reach. The distance between a
+# model and the oracle is what the projection (and its training data) fails to carry from pixels.
 
-The **text oracle** is the frozen LM alone, given each image's true scene words where the image would
-be (`lite_eval.oracle_answerer`): what a perfect projection could reach. The distance between a
-model and the oracle is what the projection (and its training data) fails to carry from pixels.""", []),
-    ("code", """\
+# %%
 MODELS = {"MiniGPT-4-lite": "minigpt4-lite", "SparklesChat-lite": "sparkleschat-lite"}
 results = {title: {} for title in [*MODELS, "text oracle"]}
 for title, name in MODELS.items():
@@ -187,8 +196,9 @@ for title, r in results.items():
     key = paper_cols.get(title)
     ref = f"{paper['bison'][key]} / {paper['nlvr2'][key]} ({key})" if key else "-"
     rows.append(f"| {title} | {cell(r['bison'])} | {cell(r['nlvr2'])} | {ref} |")
-display(Markdown(f"n = {N_ITEMS} items per task; chance = 50 %\\n\\n" + "\\n".join(rows)))""", []),
-    ("code", """\
+display(Markdown(f"n = {N_ITEMS} items per task; chance = 50 %\n\n" + "\n".join(rows)))
+
+# %%
 fig, ax = plt.subplots(figsize=(7.5, 3.4))
 width = 0.26
 for k, (title, r) in enumerate(results.items()):
@@ -205,28 +215,32 @@ ax.set_xticks(range(len(TASKS)), [f"{t.upper()}-lite" for t in TASKS])
 ax.set_ylim(0, 105)
 ax.set_ylabel("accuracy % (95% CI)")
 ax.set_title(f"{N_ITEMS} items per task; dashed: chance; stars: the paper's models")
-ax.legend(fontsize=8, loc="lower right");""", []),
-    ("md", """\
-A classic failure of two-choice prompts is **position bias**: a model that always says `IMAGE#1` (or
-always `TRUE`) scores about 50 % while understanding nothing. Compare each model's answer
-distribution with the gold one:""", []),
-    ("code", """\
+ax.legend(fontsize=8, loc="lower right");
+
+# %% [markdown]
+# A classic failure of two-choice prompts is **position bias**: a model that always says `IMAGE#1` (or
+# always `TRUE`) scores about 50 % while understanding nothing. Compare each model's answer
+# distribution with the gold one:
+
+# %%
 for title, name in MODELS.items():
     for task in TASKS:
         records = [json.loads(line) for line in (RUN / f"{name}-{task}" / "predictions.jsonl").read_text().splitlines()]
         said = Counter(r["extracted"] for r in records)
         gold = Counter(r["gold"] for r in records)
-        print(f"{title:18s} {task:6s} answers {dict(sorted(said.items(), key=str))}  gold {dict(sorted(gold.items()))}")""", []),
-    ("md", """\
-NLVR2-lite statements come in four kinds (`lite_tasks.statement_kind` tells them apart by wording):
-counting one shape across both images, whether *both* images have a thing, whether IMAGE#1 has more
-objects, and whether *exactly one* image has a colour. Each needs a different cross-image skill, so
-the accuracy per kind says which skill a model lacks. (About 37 items per kind at n = 150: read the
-differences coarsely.) TRUE and FALSE are equally likely within each kind, so a model that answers
-from the statement's wording alone, without looking, scores about 50 % on every kind. (An earlier
-version of this set was balanced only overall: "both have" statements were nearly always false, and
-a model that always said FALSE to them looked perfect there. This breakdown is how that was found.)""", []),
-    ("code", """\
+        print(f"{title:18s} {task:6s} answers {dict(sorted(said.items(), key=str))}  gold {dict(sorted(gold.items()))}")
+
+# %% [markdown]
+# NLVR2-lite statements come in four kinds (`lite_tasks.statement_kind` tells them apart by wording):
+# counting one shape across both images, whether *both* images have a thing, whether IMAGE#1 has more
+# objects, and whether *exactly one* image has a colour. Each needs a different cross-image skill, so
+# the accuracy per kind says which skill a model lacks. (About 37 items per kind at n = 150: read the
+# differences coarsely.) TRUE and FALSE are equally likely within each kind, so a model that answers
+# from the statement's wording alone, without looking, scores about 50 % on every kind. (An earlier
+# version of this set was balanced only overall: "both have" statements were nearly always false, and
+# a model that always said FALSE to them looked perfect there. This breakdown is how that was found.)
+
+# %%
 kind_of = {item.item_id: statement_kind(item.meta["statement"]) for item in items["nlvr2"]}
 per_model = {title: [json.loads(line) for line in (RUN / f"{name}-nlvr2" / "predictions.jsonl").read_text().splitlines()]
              for title, name in MODELS.items()}
@@ -236,15 +250,17 @@ for kind in sorted(set(kind_of.values())):
     ids = {i for i, k in kind_of.items() if k == kind}
     accs = [sum(r["correct"] for r in recs if r["id"] in ids) / len(ids) for recs in per_model.values()]
     rows.append(f"| {kind} | {len(ids)} | " + " | ".join(f"{100 * a:.0f}%" for a in accs) + " |")
-display(Markdown("NLVR2-lite accuracy by statement kind\\n\\n" + "\\n".join(rows)))""", []),
-    ("md", """\
-## 4 · Failure cases
+display(Markdown("NLVR2-lite accuracy by statement kind\n\n" + "\n".join(rows)))
 
-Below, a few items SparklesChat-lite got wrong (or could not be parsed), with both images, the
-model's reply and the true contents of each image (from `scenes.json`, the ground truth written with
-the data). Reading failures is how you find out whether the model cannot *see* an attribute, cannot
-*compare* two images, or answers without looking.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 4 · Failure cases
+#
+# Below, a few items SparklesChat-lite got wrong (or could not be parsed), with both images, the
+# model's reply and the true contents of each image (from `scenes.json`, the ground truth written with
+# the data). Reading failures is how you find out whether the model cannot *see* an attribute, cannot
+# *compare* two images, or answers without looking.
+
+# %%
 failures = []
 for task in TASKS:
     records = [json.loads(line) for line in (RUN / f"sparkleschat-lite-{task}" / "predictions.jsonl").read_text().splitlines()]
@@ -261,33 +277,24 @@ else:
         print(f"  reply {r['response']!r} -> {r['extracted']} ({r['reason']}); gold {r['gold']}")
         for k, image_id in enumerate(item.images):
             print(f"  IMAGE#{k + 1} truly holds: {', '.join(t.phrase() for t in scenes[image_id].things)}")
-    fig.tight_layout();""", []),
-    ("md", """\
-## Running the real benchmarks
+    fig.tight_layout();
 
-The files above are in the real layouts, so the same command runs the real BISON and NLVR2 sets (and
-any checkpoint):
-
-```bash
-python -m sparkles_lite eval --model sparkleschat-lite --task bison --out runs/bison        # lite sets, generated
-python -m sparkles_lite eval --model MODEL_DIR --task nlvr2 --data nlvr2_150.json --images nlvr2_images/ \\
-    --out runs/nlvr2 --retries 1
-```
-
-Each run writes `predictions.jsonl` (resumable), `summary.json` (accuracy, Wilson CI, unparsable and
-retried counts) and `report.html`. `--retries 1` re-asks unparsable replies once with sampling; the
-summary says how many items needed it, so a retry never hides inside the accuracy.
-
-**Exercise.** Make a BISON-lite variant where the distractor differs only in *size*
-(`world.Thing(size=...)`), write it with `io.save_bison`, and run both models on it. Is size harder
-than colour for the lite vision tower?""", []),
-]
-
-
-def build() -> nbformat.NotebookNode:
-    return notebook_from_cells(CELLS)
-
-
-if __name__ == "__main__":
-    nbformat.write(build(), OUT)
-    print(f"wrote {OUT.relative_to(ROOT)}")
+# %% [markdown]
+# ## Running the real benchmarks
+#
+# The files above are in the real layouts, so the same command runs the real BISON and NLVR2 sets (and
+# any checkpoint):
+#
+# ```bash
+# python -m sparkles_lite eval --model sparkleschat-lite --task bison --out runs/bison        # lite sets, generated
+# python -m sparkles_lite eval --model MODEL_DIR --task nlvr2 --data nlvr2_150.json --images nlvr2_images/ \
+#     --out runs/nlvr2 --retries 1
+# ```
+#
+# Each run writes `predictions.jsonl` (resumable), `summary.json` (accuracy, Wilson CI, unparsable and
+# retried counts) and `report.html`. `--retries 1` re-asks unparsable replies once with sampling; the
+# summary says how many items needed it, so a retry never hides inside the accuracy.
+#
+# **Exercise.** Make a BISON-lite variant where the distractor differs only in *size*
+# (`world.Thing(size=...)`), write it with `io.save_bison`, and run both models on it. Is size harder
+# than colour for the lite vision tower?

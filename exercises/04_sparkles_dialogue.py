@@ -1,0 +1,86 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercises 04 · SparklesDialogue data
+#
+# A SparklesDialogue conversation is a list of messages; user messages carry the images they
+# introduce. Before training, every dialogue is validated and split into one example per answer.
+#
+# **How to work:** each task has an explanation, a code cell to complete (replace
+# `raise NotImplementedError` with your code) and a check cell. Run the check: it tries your function on
+# hidden cases, including edge cases, and prints ✅ when all pass, ❌ with the first failing input
+# (expected vs. got, and what the case is about), or ⬜ while the task is not attempted. Worked
+# solutions: `exercises/solutions/04_sparkles_dialogue.ipynb`. The lesson itself: `notebooks/04_sparkles_dialogue.ipynb`.
+
+# %% tags=["colab-setup"]
+# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
+
+# %% tags=["parameters"]
+# Parameters (papermill's convention; the exercises are light, SMOKE changes nothing).
+SMOKE = False
+SEED = 0
+
+# %%
+from sparkles_lite.data.schema import IMAGE_BLOCK, IMAGE_TOKEN, ImageRef, Message
+from sparkles_lite.exercises import check_placeholder_errors, check_split_turns, summary
+
+
+# %% [markdown]
+# ## Task 1 · Validate placeholder counts
+#
+# Write `placeholder_errors(messages)`: the indices (ascending) of the messages whose placeholders and
+# images disagree, `[]` when all is well. A message is wrong when
+#
+# * its number of `<ImageHere>` (`IMAGE_TOKEN`) differs from `len(message.images)`, or
+# * it is an assistant message with any placeholder: the model writes text, never images. (Mentioning
+#   `IMAGE#1` in an answer's text is fine.)
+
+# %%
+def placeholder_errors(messages):
+    """Indices of messages whose placeholders and images disagree."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+check_placeholder_errors(placeholder_errors)
+
+
+# %% [markdown]
+# ## Task 2 · Split a dialogue into turns
+#
+# Sparkles trains on every answer of a dialogue, each with the conversation before it. Write
+# `split_turns(messages)` → a list of `(history, answer)` pairs: for each assistant message, `history`
+# is the list of all messages before it (ending with the user's question) and `answer` its text.
+#
+# A dialogue must be non-empty, have an even number of messages, and alternate user, assistant,
+# user, ... starting with the user; otherwise raise `ValueError`.
+
+# %%
+def split_turns(messages):
+    """[(history, answer), ...], one per assistant message."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+check_split_turns(split_turns)
+
+# %% [markdown]
+# ## Summary
+
+# %%
+summary()

@@ -1,0 +1,99 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercises 02 · The projection — solutions
+#
+# The only layer SparklesChat trains maps vision features into the LLM's word-embedding space. How
+# big is it, and what do its outputs look like to the LLM?
+#
+# **How to work:** each task has an explanation, a code cell to complete (replace
+# `raise NotImplementedError` with your code) and a check cell. Run the check: it tries your function on
+# hidden cases, including edge cases, and prints ✅ when all pass, ❌ with the first failing input
+# (expected vs. got, and what the case is about), or ⬜ while the task is not attempted. Worked
+# solutions: `exercises/solutions/02_projection.ipynb`. The lesson itself: `notebooks/02_projection.ipynb`.
+
+# %% tags=["colab-setup"]
+# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
+
+# %% tags=["parameters"]
+# Parameters (papermill's convention; the exercises are light, SMOKE changes nothing).
+SMOKE = False
+SEED = 0
+
+# %%
+import torch
+from sparkles_lite.exercises import check_nearest_words, check_projection_params, summary
+
+
+# %% [markdown]
+# ## Task 1 · Count the trainable parameters
+#
+# Write `projection_params(vision_dim, lm_dim, hidden=None)`: the number of parameters of
+# `sparkles_lite.model.projection.build_projection`:
+#
+# * `hidden=None`: the paper's single `nn.Linear(vision_dim, lm_dim)` (weight **and** bias);
+# * `hidden=h`: a LLaVA-1.5-style MLP, `Linear(vision_dim, h) → GELU → Linear(h, lm_dim)`.
+#
+# For the paper (Q-Former width 768 → Vicuna-7B width 4096) this is everything that trains: compare
+# it with the 7 billion frozen parameters of the LLM.
+
+# %% tags=["solution"]
+def projection_params(vision_dim, lm_dim, hidden=None):
+    """Parameters of the projection."""
+    ### BEGIN SOLUTION
+    def linear(n_in, n_out):
+        return n_in * n_out + n_out  # weight + bias
+    if hidden is None:
+        return linear(vision_dim, lm_dim)
+    return linear(vision_dim, hidden) + linear(hidden, lm_dim)  # GELU has no parameters
+    ### END SOLUTION
+
+
+# %%
+check_projection_params(projection_params)
+
+
+# %% [markdown]
+# ## Task 2 · Nearest words
+#
+# A projected image token is a vector in the word-embedding space: which words is it closest to?
+# Write `nearest_words(vector, embeddings, vocab, k=3)`: `vector` is `[D]`, `embeddings` `[V, D]`
+# (one row per word of `vocab`); return the `k` words with the highest **cosine similarity**
+# (`a·b / (|a| |b|)`), most similar first. Not the dot product: a long embedding would win
+# by length alone.
+
+# %% tags=["solution"]
+def nearest_words(vector, embeddings, vocab, k=3):
+    """The k words most cosine-similar to vector."""
+    ### BEGIN SOLUTION
+    v = vector / vector.norm()
+    e = embeddings / embeddings.norm(dim=-1, keepdim=True)
+    similarity = e @ v                                   # [V]
+    best = similarity.argsort(descending=True)[:k]
+    return [vocab[i] for i in best.tolist()]
+    ### END SOLUTION
+
+
+# %%
+check_nearest_words(nearest_words)
+
+# %% [markdown]
+# ## Summary
+
+# %%
+summary()

@@ -1,0 +1,183 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercises 08 · BISON and NLVR2 — solutions
+#
+# Both benchmarks ask a closed question about two images (BISON: which image matches the caption?
+# NLVR2: is the statement true of the pair?), but models answer in free text. Reading the choice out of
+# that text, and reporting accuracy with an interval, decide what the numbers mean.
+#
+# The rules for both extractors:
+#
+# 1. Find every **mention** of an option (task by task, below). Ignore the options listed as a
+#    question (`IMAGE#1 or IMAGE#2`, `true or false`): that is the prompt restated, not an answer.
+# 2. A mention with `not` earlier in its clause (`not IMAGE#2`, `not true`), or followed by
+#    `does not ...`/`doesn't`/`is not`, **implies the other option**.
+# 3. A mention is a **final answer** when the reply starts with it (followed by punctuation or the
+#    end), or it follows `the answer is`, `answer:`, `therefore`, `thus` or `so`. If there is any
+#    final answer, the **last** one decides.
+# 4. Otherwise every mention must imply the same option; if they disagree, or there is none, return
+#    `None`: an unparsable reply counts as wrong, it is never guessed.
+#
+# Markdown (`*`, `_`, backticks, quotes) is noise: remove it first, and compare in lower case.
+#
+# **How to work:** each task has an explanation, a code cell to complete (replace
+# `raise NotImplementedError` with your code) and a check cell. Run the check: it tries your function on
+# hidden cases, including edge cases, and prints ✅ when all pass, ❌ with the first failing input
+# (expected vs. got, and what the case is about), or ⬜ while the task is not attempted. Worked
+# solutions: `exercises/solutions/08_bison_nlvr2.ipynb`. The lesson itself: `notebooks/08_bison_nlvr2.ipynb`.
+
+# %% tags=["colab-setup"]
+# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
+import sys
+if "google.colab" in sys.modules:
+    import subprocess
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
+
+# %% tags=["parameters"]
+# Parameters (papermill's convention; the exercises are light, SMOKE changes nothing).
+SMOKE = False
+SEED = 0
+
+# %%
+import math
+import re
+
+from sparkles_lite.exercises import check_extract_bison, check_extract_nlvr2, check_wilson_ci, summary
+
+# %% [markdown]
+# ## Task 1 · Extract the BISON choice
+#
+# Write `extract_bison(response)` → `"IMAGE#1"`, `"IMAGE#2"` or `None`. Mentions: `IMAGE#1`, `image 1`,
+# `image one`, `picture 2`, `the first image`, `the second image`, ... (`IMAGE#12` is not a mention).
+# The helpers below (`FINAL`, `NOT_BEFORE`, `NOT_AFTER`, `extract`) are shared with the NLVR2 task:
+# complete `extract` once, and both tasks use it.
+
+# %% tags=["solution"]
+FINAL = re.compile(r"\b(?:answer\s+is|answer:|therefore|thus|so)\b,?\s*(?:the\s+)?$")  # just before a mention
+NOT_BEFORE = re.compile(r"\bnot\b[^.,;!?]*$")                                      # 'not' earlier in the clause
+NOT_AFTER = re.compile(r"^\s*(?:does\s+not|doesn't|is\s+not|isn't)\b")            # '... does not match'
+
+
+def extract(response, mentions, option_list, choices):
+    """The shared rules. mentions: [(compiled pattern, function match -> choice)]."""
+    ### BEGIN SOLUTION
+    text = re.sub(r"[*_`\"“”]", " ", response).lower()
+    text = option_list.sub(" ", text)                      # 'image 1 or image 2' is the question
+    other = {choices[0]: choices[1], choices[1]: choices[0]}
+    found = sorted((m.start(), m.end(), to_choice(m)) for pattern, to_choice in mentions
+                   for m in pattern.finditer(text))
+    finals, implied = [], []
+    for start, end, choice in found:
+        before, after = text[:start], text[end:]
+        if NOT_BEFORE.search(before) or NOT_AFTER.search(after):
+            choice = other[choice]
+        starts_reply = not before.strip() and re.match(r"\s*(?:[.,!;:)]|$)", after)
+        if starts_reply or FINAL.search(before):
+            finals.append(choice)
+        implied.append(choice)
+    if finals:
+        return finals[-1]
+    return implied[0] if len(set(implied)) == 1 else None
+    ### END SOLUTION
+
+
+### BEGIN SOLUTION
+BISON_MENTIONS = [
+    (re.compile(r"\b(?:image|img|picture|photo)\s*#?\s*(1|2|one|two)\b"),
+     lambda m: "IMAGE#1" if m.group(1) in ("1", "one") else "IMAGE#2"),
+    (re.compile(r"\b(first|second)\s+(?:image|picture|photo|one)\b"),
+     lambda m: "IMAGE#1" if m.group(1) == "first" else "IMAGE#2"),
+]
+BISON_LIST = re.compile(r"\b(?:image|img)\s*#?\s*[12]\s*(?:or|/)\s*(?:image|img)?\s*#?\s*[12]\b")
+### END SOLUTION
+
+
+def extract_bison(response):
+    """'IMAGE#1', 'IMAGE#2' or None."""
+    ### BEGIN SOLUTION
+    return extract(response, BISON_MENTIONS, BISON_LIST, ("IMAGE#1", "IMAGE#2"))
+    ### END SOLUTION
+
+
+# %%
+check_extract_bison(extract_bison)
+
+# %% [markdown]
+# ## Task 2 · Extract the NLVR2 verdict
+#
+# Write `extract_nlvr2(response)` → `"TRUE"`, `"FALSE"` or `None` with the same `extract`. Mentions:
+# `true`, `correct`, `accurate` (TRUE); `false`, `incorrect`, `inaccurate`, `untrue`, `wrong` (FALSE);
+# and a reply that **starts** with `yes` or `no` followed by punctuation or the end (`No.` is FALSE;
+# `no idea` is not an answer).
+
+# %% tags=["solution"]
+### BEGIN SOLUTION
+NLVR2_MENTIONS = [
+    (re.compile(r"\b(true|correct|accurate|false|incorrect|inaccurate|untrue|wrong)\b"),
+     lambda m: "TRUE" if m.group(1) in ("true", "correct", "accurate") else "FALSE"),
+    (re.compile(r"^\s*(yes|no)\b(?=\s*(?:[,.!;:]|$))"), lambda m: "TRUE" if m.group(1) == "yes" else "FALSE"),
+]
+NLVR2_LIST = re.compile(r"\b(?:true|false)\s*(?:or|/)\s*(?:true|false)\b")
+### END SOLUTION
+
+
+def extract_nlvr2(response):
+    """'TRUE', 'FALSE' or None."""
+    ### BEGIN SOLUTION
+    return extract(response, NLVR2_MENTIONS, NLVR2_LIST, ("TRUE", "FALSE"))
+    ### END SOLUTION
+
+
+# %%
+check_extract_nlvr2(extract_nlvr2)
+
+
+# %% [markdown]
+# ## Task 3 · The Wilson score interval
+#
+# An accuracy of 57 % on 100 items is 47-66 % at 95 %: always report the interval. The textbook
+# `p ± 1.96·√(p(1-p)/n)` collapses to `[0, 0]` at 0 % and to `[1, 1]` at 100 %, and near those edges it
+# reaches below 0 or above 1; the Wilson interval does neither.
+# Write `wilson_ci(successes, n, z=1.959963984540054)` → `(low, high)`:
+#
+#     centre = (p + z²/(2n)) / (1 + z²/n)
+#     half   = z · √(p(1-p)/n + z²/(4n²)) / (1 + z²/n)
+#
+# clipped to `[0, 1]`. Raise `ValueError` when `n <= 0` or `successes` is outside `0..n`.
+
+# %% tags=["solution"]
+def wilson_ci(successes, n, z=1.959963984540054):
+    """(low, high) Wilson score interval."""
+    ### BEGIN SOLUTION
+    if n <= 0:
+        raise ValueError("n must be positive")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in 0..{n}")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+    ### END SOLUTION
+
+
+# %%
+check_wilson_ci(wilson_ci)
+
+# %% [markdown]
+# ## Summary
+
+# %%
+summary()
