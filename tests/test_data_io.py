@@ -118,3 +118,55 @@ def _write(tmp_path, obj):
     p = tmp_path / "in.json"
     p.write_text(json.dumps(obj))
     return p
+
+
+# ---------------------------------------------------------------- per-turn and LLaVA-for-Sparkles items
+
+def test_official_turn_item_with_integer_vg_ids():
+    """SparklesDialogueVG_turn2_3img.json: VG ids are integers, tgt_imgs = turn-1 images + turn-2 image."""
+    raw = {"uniform_question": f"And IMAGE#2370829{IMAGE_BLOCK}?",
+           "instruction": f"###Human: Compare IMAGE#61{IMAGE_BLOCK} and IMAGE#713{IMAGE_BLOCK}.###Assistant: "
+                          f"They differ.###Human: And IMAGE#2370829{IMAGE_BLOCK}?###Assistant: ",
+           "answer": "It is a park.",
+           "tgt_imgs": [{"image_id": 61, "caption": "a"}, {"image_id": 713, "caption": "b"},
+                        {"image_id": 2370829, "caption": "c"}]}
+    t = turn_from_dict(raw)
+    assert [m.role for m in t.history] == ["user", "assistant", "user"]
+    assert [[r.image_id for r in m.images] for m in t.history] == [["61", "713"], [], ["2370829"]]
+    assert [r.image_id for r in t.images] == ["61", "713", "2370829"]
+
+
+def test_llava_for_sparkles_placeholders_take_tgt_imgs_in_order():
+    """format_LLaVA writes four placeholder styles; the k-th placeholder is tgt_imgs[k]."""
+    for question in (f"What is in the {IMAGE_BLOCK}?", f"What is in the image {IMAGE_BLOCK}?",
+                     f"What is in IMAGE#000000215677{IMAGE_BLOCK}?",
+                     f"Looking at image of IMAGE#000000215677{IMAGE_BLOCK}, what is there?"):
+        t = turn_from_dict({"question": "What is in the image?", "uniform_question": question, "answer": "A cat.",
+                            "tgt_imgs": [{"image_id": "000000215677", "caption": "A cat."}]})
+        assert t.history[0].content == question and [r.image_id for r in t.history[0].images] == ["000000215677"]
+
+
+def test_turn_item_whose_ids_disagree_with_tgt_imgs_is_refused():
+    raw = {"uniform_question": f"IMAGE#2{IMAGE_BLOCK} and IMAGE#1{IMAGE_BLOCK}?", "answer": "a",
+           "tgt_imgs": [{"image_id": 1, "caption": ""}, {"image_id": 2, "caption": ""}]}
+    with pytest.raises(DataFormatError, match=r"x: placeholder 1 is IMAGE#2 but tgt_imgs\[0\] is image 1"):
+        turn_from_dict(raw, "x")
+    with pytest.raises(DataFormatError, match=r"1 placeholder\(s\) in the instruction but 2 tgt_imgs"):
+        turn_from_dict({**raw, "uniform_question": f"IMAGE#1{IMAGE_BLOCK}?"}, "x")
+
+
+def test_bison_needs_exactly_two_candidates(tmp_path):
+    raw = {"caption": "c", "true_image_id": 1, "image_candidates": [{"image_id": i} for i in (1, 2, 3)]}
+    with pytest.raises(DataFormatError, match=r"item 0: image_candidates must be a list of two"):
+        load_bison(_write(tmp_path, [raw]))
+
+
+def test_layouts_are_detected_and_a_wrong_one_is_named(tmp_path):
+    from sparkles_lite.data.io import read_layout
+    p = _write(tmp_path, [DIALOGUE])
+    assert len(read_layout(p)) == 1 and len(load_dialogues(p)) == 1  # an eval item reads as a dialogue too
+    with pytest.raises(DataFormatError, match=r"a SparklesEval: two-turn dialogues with an evaluation_id file, not BISON"):
+        load_bison(p)
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(DataFormatError, match=r"bin.json: not UTF-8 text"):
+        read_layout(tmp_path / "bin.json")

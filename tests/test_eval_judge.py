@@ -129,3 +129,87 @@ def test_remote_judge_needs_a_key(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="OPENAI_API_KEY"):
         Judge(model="gpt-4", cache_dir=tmp_path)
     Judge(model="m", cache_dir=tmp_path, base_url="http://127.0.0.1:9/v1")  # loopback: dummy key
+
+
+# ---------------------------------------------------------------- the paper's reply format
+
+def _paper_section(answer, scores, overall, explanations=("fine", "ok", "good"), rating="[[{}]]",
+                   head="* Evaluating {}"):
+    lines = [head.format(answer)]
+    lines += [f'- (C{k + 1}) Explanation: "{e}" Rating: ' + rating.format(v)
+              for k, (v, e) in enumerate(zip(scores, explanations))]
+    return "\n".join(lines + [f"Therefore, the overall rating of {answer} is [[{overall}]]"])
+
+
+A1_INT, A2_INT = _paper_section("A1", (9, 8, 10), 9), _paper_section("A2", (7, 6, 8), 7)
+# Replies in the official judge's format and what the official parser (`extract_all_scores` in
+# HYPJUDY/Sparkles evaluate.py, commit 913424a) returns for them: [overall, C1, C2, C3] per answer, or
+# None (it re-asks). Each expectation was checked by running that function on the same text.
+PAPER_REPLIES = [
+    ("integer", f"{A1_INT}\n\n{A2_INT}", ([9, 9, 8, 10], [7, 7, 6, 8])),
+    ("decimal", _paper_section("A1", ("8.5", "9.0", "7.25"), "8.25") + "\n\n"
+     + _paper_section("A2", ("6.5", 7, "8"), "7.17"), ([8.25, 8.5, 9.0, 7.25], [7.17, 6.5, 7, 8])),
+    ("markdown, bare and single-bracket ratings", "Here is my evaluation.\n\n"
+     + _paper_section("A1", (9, 8, 10), 9, head="**Evaluating {}**", rating="{}") + "\n\n"
+     + _paper_section("A2", (7, 6, 8), 7, head="### Evaluating {}", rating="[{}]"), ([9, 9, 8, 10], [7, 7, 6, 8])),
+    # "(C2)" inside C1's explanation: C2 takes the next rating, C1's (the official parser's reading)
+    ("an explanation naming another criterion", _paper_section("A1", (9, 8, 10), 9, ("unlike (C2) asks", "ok", "good"))
+     + f"\n\n{A2_INT}", ([9, 9, 9, 10], [7, 7, 6, 8])),
+    ("no range check", _paper_section("A1", (0, 11, 10), 9) + f"\n\n{A2_INT}", ([9, 0, 11, 10], [7, 7, 6, 8])),
+    ("an overall line missing", f"{A1_INT}\n\n" + A2_INT.rsplit("\n", 1)[0], None),
+    ("a criterion missing", f"{A1_INT}\n\n" + A2_INT.replace("(C3)", "(C4)"), None),
+    ("a rating before the first section", f"(C1) looks fine. Rating: 3\n{A1_INT}\n\n{A2_INT}", None),
+    ("'rating:' in lower case", f"{A1_INT}\n\n{A2_INT}".replace("Rating:", "rating:"), None),
+]
+
+
+@pytest.mark.parametrize("name,reply,official", PAPER_REPLIES, ids=[c[0] for c in PAPER_REPLIES])
+def test_paper_format_is_read_as_the_official_parser_reads_it(name, reply, official):
+    parsed = parse_ratings(reply)
+    if official is None:
+        assert not parsed.ok and parsed.scores == {}
+        return
+    assert parsed.ok, parsed.error
+    for answer, expected in zip(("A1", "A2"), official):
+        got = [parsed.stated_overall[answer]] + [parsed.scores[f"{answer} C{c}"] for c in (1, 2, 3)]
+        assert got == [float(x) for x in expected]
+    assert all(isinstance(v, float) for v in parsed.scores.values())
+    assert parsed.explanations["A2 C2"] == "ok"
+
+
+def test_paper_prompt_gives_what_the_paper_gives_and_round_trips():
+    x = JudgeInput(INPUT.images, INPUT.questions, INPUT.answers)
+    prompt = build_judge_prompt(x, "paper")
+    assert "reference" not in prompt.lower() and "* Evaluating A1" in prompt and "overall rating of A2 is" in prompt
+    assert all(f"({c})" in prompt for c in ("C1", "C2", "C3")) and "1 to 10" in prompt
+    assert '"image_id": "3", "caption": "a big red circle"' in prompt
+    back = parse_judge_prompt(prompt)
+    assert back.images == x.images and back.questions == x.questions and back.references is None
+    with pytest.raises(ValueError, match="reads no reference answers"):
+        build_judge_prompt(INPUT, "paper")
+
+
+def test_paper_protocol_scores_like_the_paper(tmp_path):
+    """Through the whole run: an answer's score is the mean of its three criteria, the overall score the
+    mean of A1 and A2 (the official `A1 = mean(A1_C123_scores_mean[1:])`); the stated overall is kept."""
+    from sparkles_lite.data.schema import ASSISTANT, USER, Dialogue, ImageRef, Message
+    from sparkles_lite.eval.judge import JUDGE_SETTINGS, PAPER_SYSTEM_PROMPT
+    from sparkles_lite.eval.sparkles_eval import run_sparkles_eval
+    from PIL import Image
+
+    reply = PAPER_REPLIES[1][1]
+    judge, client, _ = _judge(tmp_path / "cache", [_completion(reply)], **JUDGE_SETTINGS["paper"])
+    d = Dialogue([Message(USER, "What is in IMAGE#3<Img><ImageHere></Img>?", [ImageRef("3", "a big red circle")]),
+                  Message(ASSISTANT, "A red circle."), Message(USER, "And now?"), Message(ASSISTANT, "Same.")],
+                 {"evaluation_id": 0})
+    summary = run_sparkles_eval([d], lambda m, im: "an answer", judge, tmp_path / "run",
+                                image_lookup=lambda i: Image.new("RGB", (8, 8)), protocol="paper")
+    assert summary["A1"] == pytest.approx((8.5 + 9.0 + 7.25) / 3) and summary["A2"] == pytest.approx((6.5 + 7 + 8) / 3)
+    assert summary["overall"] == pytest.approx((summary["A1"] + summary["A2"]) / 2)
+    assert summary["judge_protocol"] == "paper"
+    request = client.requests[0]
+    assert request["temperature"] == 1.0 and request["max_tokens"] == 1024
+    assert request["messages"][0]["content"] == PAPER_SYSTEM_PROMPT
+    assert "reference" not in request["messages"][1]["content"].lower()
+    record = json.loads((tmp_path / "run" / "results.jsonl").read_text())
+    assert record["judgments"][0]["stated_overall"] == {"A1": 8.25, "A2": 7.17}

@@ -82,3 +82,21 @@ def test_non_lite_captions_and_non_prompts_are_refused():
         score_dialogue(x)
     with pytest.raises(ValueError, match="not a judge prompt"):
         judge_reply("Rate this answer please.")
+
+
+@pytest.mark.parametrize("questions,refs,good,bad", DIALOGUES)
+def test_paper_protocol_gets_a_paper_format_reply_that_ranks_the_same_way(questions, refs, good, bad):
+    """The paper's prompt gives no references; the offline judge answers in the paper's format, with
+    each overall rating the mean of its criteria to two decimals, and still ranks correct over wrong."""
+    def scores(answers):
+        reply = judge_reply(build_judge_prompt(JudgeInput(IMAGES, questions, answers), "paper"))
+        assert reply.startswith("* Evaluating A1\n- (C1) Explanation: ") and "overall rating of A2 is [[" in reply
+        parsed = parse_ratings(reply)
+        assert parsed.ok, parsed.error
+        for a in ("A1", "A2"):
+            mean = sum(parsed.scores[f"{a} C{c}"] for c in (1, 2, 3)) / 3
+            assert parsed.stated_overall[a] == round(mean, 2)
+        return parsed.scores
+    s_good, s_bad, s_junk = scores(good), scores(bad), scores(GARBAGE)
+    assert sum(s_good.values()) > sum(s_bad.values()) > sum(s_junk.values()) - 1e-9
+    assert max(s_junk.values()) == 1

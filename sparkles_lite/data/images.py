@@ -9,6 +9,15 @@ from PIL import Image, UnidentifiedImageError
 EXTENSIONS: tuple[str, ...] = (".jpg", ".png", ".jpeg")
 
 
+def default_image_root(data: str | Path) -> Path:
+    """Where a data file's (or folder's) images are when no folder is given: the official download
+    keeps `annotations/` beside `images/`, so `ROOT/annotations/x.json` -> `ROOT/images`; anything
+    else -> `images/` beside the file (inside a folder given as the data)."""
+    data = Path(data)
+    folder = data if data.is_dir() else data.parent
+    return folder.parent / "images" if folder.name == "annotations" else folder / "images"
+
+
 class ImageLoadError(ValueError):
     """An image is missing or cannot be decoded; the message names the id and the path(s)."""
 

@@ -1,10 +1,22 @@
 """The SparklesEval judge: a text-only LLM scores both answers of a 2-turn dialogue.
 
-The prompt (in our words, after the paper's three criteria) gives each image as
-`IMAGE#id: caption`, the questions, the model's answers and, when known, reference answers.
-The judge replies with one machine-readable line per score:
+Two prompts (`JUDGE_PROTOCOLS`), both in this project's words:
+
+* `paper`: what the paper's judge is given (`evaluate.py` in HYPJUDY/Sparkles): the images as ids
+  with captions, the two questions and the model's two answers, no reference answers; the paper's
+  three criteria, each 1-10 for A1 and A2, explanation first; its reply format
+  (`* Evaluating A1` / `- (C1) Explanation: "..." Rating: [[9]]` / `Therefore, the overall rating of
+  A1 is [[9]]`); asked as the paper asks (system "You are a helpful assistant.", temperature 1.0,
+  up to 1024 reply tokens).
+* `reference` (this project's addition, the default): also gives the reference answers when the data
+  has them, states the criteria more concretely, and asks for one machine-readable line per score:
 
     A<answer 1|2> C<criterion 1|2|3> Rating: [[<integer 1-10>]] <one-sentence explanation>
+
+`parse_ratings` reads either reply format, the paper's exactly as the official parser does (decimals,
+no range check); scores are floats. An answer's score is the mean of its three criteria and the
+overall score the mean of A1 and A2, as in the paper (the judge's own "overall rating" line is
+required, as there, and kept, but not used).
 
 Every request/response is cached on disk, keyed by sha256 of (model, prompt, temperature,
 repeat index), so re-running an evaluation costs nothing. A reply that cannot be read is
@@ -31,6 +43,7 @@ import openai
 
 from sparkles_lite.eval.protocols import write_json
 
+JUDGE_PROTOCOLS: tuple[str, ...] = ("reference", "paper")
 CRITERIA: dict[str, str] = {
     "C1": "Image understanding and reasoning: are the facts the answer states about each image correct, "
           "and is its reasoning about them sound?",
@@ -39,12 +52,38 @@ CRITERIA: dict[str, str] = {
     "C3": "Relevance and completeness: does it answer what was asked, covering every image the question "
           "is about, without padding?",
 }
+# The paper's criteria, in this project's words.
+PAPER_CRITERIA: dict[str, str] = {
+    "C1": "Image Understanding and Reasoning: how accurately the assistant recognises and describes the objects, "
+          "the context and the relations within each image and between the images.",
+    "C2": "Cross-Image and Cross-Turn Coherence: whether the assistant's understanding stays consistent across "
+          "the several images and across the two turns of the conversation.",
+    "C3": "Relevance and Completeness of Responses: whether the answers address what the user asked and what the "
+          "images show, and whether they answer it thoroughly and in detail.",
+}
 ANSWERS = ("A1", "A2")
 SCORE_KEYS: tuple[str, ...] = tuple(f"{a} {c}" for a in ANSWERS for c in CRITERIA)
 SYSTEM_PROMPT = "You are a careful, impartial judge of answers about images. Follow the rating format exactly."
+PAPER_SYSTEM_PROMPT = "You are a helpful assistant."  # the official judge call's system message
+# How each protocol asks: the system message, sampling temperature and reply budget.
+JUDGE_SETTINGS: dict[str, dict[str, Any]] = {
+    "reference": {"system_prompt": SYSTEM_PROMPT, "temperature": 0.0, "max_tokens": 400},
+    "paper": {"system_prompt": PAPER_SYSTEM_PROMPT, "temperature": 1.0, "max_tokens": 1024},
+}
 _TAGS = ("images", "question_1", "reference_answer_1", "answer_1", "question_2", "reference_answer_2", "answer_2")
 _RATING_LINE = re.compile(r"^\W*A\s*([12])\s*C\s*([123])\b\W*rating[\s:*]*(.*)$", re.IGNORECASE)
 _WELL_FORMED = re.compile(r"^\s*\[\[\s*([^\[\]]*?)\s*\]\]\s*(.*)$")
+# The paper's reply format, read with the official parser's rules: the reply is cut at each
+# "Evaluating <name>"; in each piece the first "(Cj) ... Rating: n" (n may be bracketed, may have
+# decimals) scores criterion j; there must be two per criterion, the first for A1. "rating of A1 is n"
+# and "rating of A2 is n" must appear too.
+_PAPER_SECTION = re.compile(r"Evaluating [A-Za-z0-9]+")
+_PAPER_NUMBER = r"\[{0,2}(\d+(?:\.\d*)?)"
+_PAPER_REPLY = ("* Evaluating {a}\n"
+                "- (C1) Explanation: \"{e1}\" Rating: [[{s1}]]\n"
+                "- (C2) Explanation: \"{e2}\" Rating: [[{s2}]]\n"
+                "- (C3) Explanation: \"{e3}\" Rating: [[{s3}]]\n"
+                "Therefore, the overall rating of {a} is [[{overall}]]")
 
 
 @dataclass
@@ -57,10 +96,14 @@ class JudgeInput:
     references: list[str] | None = None
 
 
-def build_judge_prompt(x: JudgeInput) -> str:
-    """The judge prompt; `parse_judge_prompt` reads it back (the offline judge relies on that)."""
+def build_judge_prompt(x: JudgeInput, protocol: str = "reference") -> str:
+    """The judge prompt of a protocol; `parse_judge_prompt` reads it back (the offline judge relies on that)."""
+    if protocol not in JUDGE_PROTOCOLS:
+        raise ValueError(f"unknown judge protocol {protocol!r}; expected one of {JUDGE_PROTOCOLS}")
     if len(x.questions) != 2 or len(x.answers) != 2 or (x.references is not None and len(x.references) != 2):
         raise ValueError("the judge scores 2-turn dialogues: give 2 questions, 2 answers (and 2 references)")
+    if protocol == "paper":
+        return _paper_prompt(x)
     refs = x.references is not None
     lines = [
         "Judge an AI assistant's two answers in a conversation about several images. You cannot see the "
@@ -84,8 +127,46 @@ def build_judge_prompt(x: JudgeInput) -> str:
     return "\n".join(lines)
 
 
+def _paper_prompt(x: JudgeInput) -> str:
+    """The paper's judge request in this project's words: no reference answers, its criteria and reply format."""
+    if x.references is not None:
+        raise ValueError("the paper's judge reads no reference answers: pass references=None")
+    images = json.dumps([{"image_id": i, "caption": c} for i, c in x.images], ensure_ascii=False)
+    return "\n".join([
+        "A user talks with a conversational assistant about several images over two turns of one conversation. "
+        "The assistant should understand the images, analyse them and reason about them, and give helpful, "
+        "detailed answers with thorough reasoning about what the images show.",
+        "",
+        "The images, each as its id and a caption:",
+        _block("images", images),
+        "",
+        "The conversation (Q1, then the assistant's A1, then Q2 and A2):",
+        _block("question_1", x.questions[0]),
+        _block("answer_1", x.answers[0]),
+        _block("question_2", x.questions[1]),
+        _block("answer_2", x.answers[1]),
+        "",
+        "As an impartial judge, rate the assistant's answers A1 and A2 separately on three criteria, each on a "
+        "scale of 1 to 10, where higher is better:",
+        *(f"({c}) {text}" for c, text in PAPER_CRITERIA.items()),
+        "",
+        "For each criterion, first explain briefly and objectively, then rate. Reply in exactly this format, "
+        "with your explanation in place of \"...\" and your rating in place of 5:",
+        "```",
+        _PAPER_REPLY.format(a="A1", e1="...", e2="...", e3="...", s1=5, s2=5, s3=5, overall=5),
+        "",
+        _PAPER_REPLY.format(a="A2", e1="...", e2="...", e3="...", s1=5, s2=5, s3=5, overall=5),
+        "```",
+    ])
+
+
+def judge_prompt_protocol(prompt: str) -> str:
+    """Which protocol wrote a prompt: the reply format it asks for tells."""
+    return "paper" if "* Evaluating A1" in prompt else "reference"
+
+
 def parse_judge_prompt(prompt: str) -> JudgeInput:
-    """Inverse of `build_judge_prompt`; raises ValueError naming what is missing."""
+    """Inverse of `build_judge_prompt` (either protocol); raises ValueError naming what is missing."""
     found = {}
     for tag in _TAGS:
         m = re.search(rf"^<{tag}>\n(.*?)\n?</{tag}>$", prompt, re.DOTALL | re.MULTILINE)
@@ -95,7 +176,12 @@ def parse_judge_prompt(prompt: str) -> JudgeInput:
     if missing:
         raise ValueError(f"not a judge prompt: missing <{'>, <'.join(missing)}>")
     images = []
-    for line in found["images"].splitlines():
+    if found["images"].startswith("["):
+        try:
+            images = [(str(d["image_id"]), str(d["caption"])) for d in json.loads(found["images"])]
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"bad image list in judge prompt: {e}") from e
+    for line in [] if images else found["images"].splitlines():
         m = re.match(r"^IMAGE#([A-Za-z0-9_\-]+):\s?(.*)$", line)
         if not m:
             raise ValueError(f"bad image line in judge prompt: {line!r}")
@@ -124,15 +210,34 @@ def format_rating(key: str, score: int, explanation: str) -> str:
     return f"{key} Rating: [[{int(score)}]] {_one_line(explanation)}"
 
 
+def format_paper_reply(scores: dict[str, tuple[float, str]]) -> str:
+    """A reply in the paper's format from {'A1 C1': (score, explanation), ...}; each overall rating is the
+    mean of its three criteria, to two decimals (as a judge might write it)."""
+    sections = []
+    for a in ANSWERS:
+        values = [scores[f"{a} {c}"] for c in CRITERIA]
+        overall = round(sum(v for v, _ in values) / len(values), 2)
+        sections.append(_PAPER_REPLY.format(a=a, overall=_number(overall), **{
+            f"{kind}{k + 1}": (_number(v) if kind == "s" else _one_line(why).replace('"', "'"))
+            for k, (v, why) in enumerate(values) for kind in ("s", "e")}))
+    return "\n\n".join(sections)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
 # ---------------------------------------------------------------- reading replies
 
 @dataclass
 class RatingParse:
-    """Scores read from a reply; `ok` only when all six are present and valid."""
+    """Scores read from a reply; `ok` only when all six are present and valid. `stated_overall`: the
+    judge's own overall rating per answer (the paper's format asks for it; it does not enter the score)."""
 
-    scores: dict[str, int]
+    scores: dict[str, float]
     explanations: dict[str, str]
     errors: list[str]
+    stated_overall: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -144,9 +249,45 @@ class RatingParse:
 
 
 def parse_ratings(reply: str) -> RatingParse:
+    """Read a judge's reply in either format: the paper's (`* Evaluating A1` ...) when it has its
+    markers, else the project's lines."""
+    reply = reply or ""
+    if _PAPER_SECTION.search(reply) or re.search(r"rating of A[12] is", reply):
+        return parse_paper_ratings(reply)
+    return parse_project_ratings(reply)
+
+
+def parse_paper_ratings(reply: str) -> RatingParse:
+    """The paper's format, read by the official parser's rules (see `_PAPER_SECTION`): decimals allowed,
+    no range check, and a reply it would refuse (and re-ask) is refused here, naming what is missing."""
+    errors: list[str] = []
+    stated: dict[str, float] = {}
+    for a in ANSWERS:
+        found = re.findall(rf"rating of {a} is {_PAPER_NUMBER}", reply)
+        if found:
+            stated[a] = float(found[0])
+        else:
+            errors.append(f"no 'overall rating of {a} is [[n]]' line")
+    scores: dict[str, float] = {}
+    explanations: dict[str, str] = {}
+    pieces = _PAPER_SECTION.split(reply)
+    for c in CRITERIA:
+        hits = [m for m in (re.search(rf"\({c}\)(.*?)Rating: {_PAPER_NUMBER}", p, re.DOTALL) for p in pieces) if m]
+        if len(hits) != len(ANSWERS):
+            errors.append(f"({c}) is rated {len(hits)} time(s), expected once per answer")
+            continue
+        for a, m in zip(ANSWERS, hits):
+            scores[f"{a} {c}"] = float(m.group(2))
+            explanations[f"{a} {c}"] = _one_line(m.group(1)).removeprefix("Explanation:").strip(" \"'")
+    if errors:
+        return RatingParse({}, {}, errors, stated)
+    return RatingParse({k: scores[k] for k in SCORE_KEYS}, explanations, [], stated)
+
+
+def parse_project_ratings(reply: str) -> RatingParse:
     """Read `A<i> C<j> Rating: [[n]]` lines strictly: a score without [[ ]], not an integer,
     outside 1-10, given twice with different values, or missing is an error (named in `errors`)."""
-    scores: dict[str, int] = {}
+    scores: dict[str, float] = {}
     explanations: dict[str, str] = {}
     errors: list[str] = []
     for line in (reply or "").splitlines():
@@ -162,12 +303,12 @@ def parse_ratings(reply: str) -> RatingParse:
         if not re.fullmatch(r"\d+", raw):
             errors.append(f"{key}: rating {raw!r} is not an integer")
             continue
-        value = int(raw)
+        value = float(raw)
         if not 1 <= value <= 10:
-            errors.append(f"{key}: rating {value} is outside 1-10")
+            errors.append(f"{key}: rating {int(value)} is outside 1-10")
             continue
         if key in scores and scores[key] != value:
-            errors.append(f"{key}: rated twice ({scores[key]} and {value})")
+            errors.append(f"{key}: rated twice ({int(scores[key])} and {int(value)})")
             continue
         scores[key] = value
         explanations[key] = why
@@ -184,13 +325,14 @@ class Judgment:
     """One judge verdict. `scores` is None when the judgment failed (then `error` says why)."""
 
     ok: bool
-    scores: dict[str, int] | None
+    scores: dict[str, float] | None
     explanations: dict[str, str]
     reply: str | None
     error: str | None
     attempts: int
     cached: bool
     repeat: int = 0
+    stated_overall: dict[str, float] = field(default_factory=dict)  # the paper format's own overall lines
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -217,7 +359,8 @@ class _BadReply(Exception):
 
 @dataclass
 class Judge:
-    """An OpenAI-compatible judge with a disk cache and bounded, backed-off retries."""
+    """An OpenAI-compatible judge with a disk cache and bounded, backed-off retries.
+    `JUDGE_SETTINGS[protocol]` holds each protocol's system prompt, temperature and max_tokens."""
 
     model: str
     cache_dir: str | Path
@@ -227,6 +370,7 @@ class Judge:
     max_attempts: int = 4
     backoff_s: float = 1.0
     max_tokens: int = 400
+    system_prompt: str = SYSTEM_PROMPT
     timeout_s: float = 120.0
     client: Any = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
@@ -245,7 +389,8 @@ class Judge:
             self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout_s)
 
     def cache_key(self, prompt: str, repeat: int = 0) -> str:
-        fields = {"model": self.model, "prompt": prompt, "temperature": self.temperature, "repeat": repeat}
+        fields = {"model": self.model, "prompt": prompt, "temperature": self.temperature, "repeat": repeat,
+                  "system": self.system_prompt}
         return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def _cache_path(self, prompt: str, repeat: int) -> Path:
@@ -266,7 +411,7 @@ class Judge:
                     cached += 1
                 else:
                     todo += 1
-                    chars += len(SYSTEM_PROMPT) + len(p)
+                    chars += len(self.system_prompt) + len(p)
         prompt_tokens = math.ceil(chars / 4)
         out_tokens = todo * reply_tokens
         return CostEstimate(todo, cached, prompt_tokens, out_tokens,
@@ -280,8 +425,8 @@ class Judge:
             if entry.get("ok"):
                 parsed = parse_ratings(entry["reply"])
                 return Judgment(True, parsed.scores, parsed.explanations, entry["reply"], None,
-                                len(entry["attempts"]), True, repeat)
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+                                len(entry["attempts"]), True, repeat, parsed.stated_overall)
+        messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": prompt}]
         attempts: list[dict[str, Any]] = []
         reply, parsed, error = None, None, None
         for attempt in range(self.max_attempts):
@@ -304,7 +449,8 @@ class Judge:
         write_json(path, {"model": self.model, "temperature": self.temperature, "repeat": repeat,
                              "messages": messages, "attempts": attempts, "ok": ok, "reply": reply if ok else None})
         if ok:
-            return Judgment(True, parsed.scores, parsed.explanations, reply, None, len(attempts), False, repeat)
+            return Judgment(True, parsed.scores, parsed.explanations, reply, None, len(attempts), False, repeat,
+                            parsed.stated_overall)
         return Judgment(False, None, {}, reply, error, len(attempts), False, repeat)
 
     def _ask(self, messages: list[dict[str, str]]) -> str:

@@ -1,7 +1,8 @@
 """A deterministic SparklesEval judge for the lite world, where every caption is a full fact.
 
 Lite captions are `world.describe(scene)` strings, so the judge knows each image's objects. It
-reads the same prompt `judge.build_judge_prompt` writes (no side channel), extracts the facts an
+reads the same prompt `judge.build_judge_prompt` writes (no side channel; either protocol, and it
+replies in the format that prompt asks for), extracts the facts an
 answer states ("IMAGE#3 shows a big red circle", "There are two circles in total", "Both images
 have a blue square"), the images it names and key words such as "nothing" or "more", and scores:
 
@@ -22,7 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sparkles_lite import world
-from sparkles_lite.eval.judge import SCORE_KEYS, JudgeInput, format_rating, parse_judge_prompt
+from sparkles_lite.eval.judge import (SCORE_KEYS, JudgeInput, format_paper_reply, format_rating, judge_prompt_protocol,
+                                      parse_judge_prompt)
 
 _NUM = {w: i for i, w in enumerate(world.NUMBER_WORDS)} | {"a": 1, "an": 1}
 _FACT = re.compile(
@@ -71,10 +73,12 @@ class Content:
 
 
 def judge_reply(prompt: str) -> str:
-    """The six rating lines for a judge prompt; ValueError when it is not one or the captions are
-    not lite-world descriptions."""
-    x = parse_judge_prompt(prompt)
-    return "\n".join(format_rating(k, s, why) for k, (s, why) in score_dialogue(x).items())
+    """The reply to a judge prompt, in the format it asks for (six rating lines, or the paper's
+    sections); ValueError when it is not one or the captions are not lite-world descriptions."""
+    scores = score_dialogue(parse_judge_prompt(prompt))
+    if judge_prompt_protocol(prompt) == "paper":
+        return format_paper_reply(scores)
+    return "\n".join(format_rating(k, s, why) for k, (s, why) in scores.items())
 
 
 def score_dialogue(x: JudgeInput) -> dict[str, tuple[int, str]]:

@@ -1,9 +1,10 @@
 """SparklesEval: the model answers two questions in one conversation, a judge scores both.
 
 The model answers Q1, then Q2 with its own A1 in the history (not the reference), with every
-image it has been shown so far; the judge (`judge.Judge`: GPT, or the offline lite judge behind
-`judge_server`) scores A1 and A2 on C1-C3. Results are logged per dialogue as they come, a killed
-run resumes, and a failed judgment counts in `n_failed`, never as a score.
+image it has been shown so far, as the paper's evaluation does; the judge (`judge.Judge`: GPT, or the
+offline lite judge behind `judge_server`) scores A1 and A2 on C1-C3, with the paper's prompt (no
+reference answers) or this project's (references given; the default). Results are logged per dialogue
+as they come, a killed run resumes, and a failed judgment counts in `n_failed`, never as a score.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 from PIL import Image
 
 from sparkles_lite.data.schema import ASSISTANT, USER, Dialogue, Message, insert_placeholders, strip_placeholders
-from sparkles_lite.eval.judge import (ANSWERS, CRITERIA, SCORE_KEYS, CostEstimate, Judge, JudgeInput,
-                                      build_judge_prompt)
+from sparkles_lite.eval.judge import (ANSWERS, CRITERIA, JUDGE_PROTOCOLS, SCORE_KEYS, CostEstimate, Judge,
+                                      JudgeInput, build_judge_prompt)
 from sparkles_lite.eval.protocols import AnswerFn, JsonlLog, call_answer, write_json
 from sparkles_lite.eval.stats import mean_ci
 
@@ -43,48 +44,62 @@ def split_turns(dialogue: Dialogue) -> tuple[list[Message], list[str | None]]:
     return users, refs
 
 
+def judge_prompt_for(dialogue: Dialogue, users: list[Message], answers: list[str], refs: list[str | None],
+                     protocol: str) -> str:
+    """The judge prompt for one dialogue: the references go in only under this project's protocol."""
+    give_refs = protocol == "reference" and all(r is not None for r in refs)
+    return build_judge_prompt(JudgeInput([(r.image_id, r.caption) for r in dialogue.images],
+                                         [strip_placeholders(u.content) for u in users], answers,
+                                         [str(r) for r in refs] if give_refs else None), protocol)
+
+
 def estimate_judge_cost(dialogues: Iterable[Dialogue], judge: Judge, *, repeats: int = 1,
-                        price_per_1k_tokens: float = 0.03) -> CostEstimate:
+                        price_per_1k_tokens: float = 0.03, protocol: str = "reference") -> CostEstimate:
     """Judge cost before a run, with the reference answers standing in for the model's (the
     prompts differ only there); requests already cached are free and counted apart."""
     prompts = []
     for d in dialogues:
         users, refs = split_turns(d)
-        answers = [r or "" for r in refs]
-        prompts.append(build_judge_prompt(JudgeInput([(r.image_id, r.caption) for r in d.images],
-                                                     [strip_placeholders(u.content) for u in users], answers,
-                                                     answers if all(refs) else None)))
+        prompts.append(judge_prompt_for(d, users, [r or "" for r in refs], refs, protocol))
     return judge.estimate_cost(prompts, repeats=repeats, price_per_1k_tokens=price_per_1k_tokens)
 
 
 def run_sparkles_eval(dialogues: Iterable[Dialogue], answer_fn: AnswerFn, judge: Judge, out_dir: str | Path, *,
-                      image_lookup: Callable[[str], Image.Image], repeats: int = 1,
+                      image_lookup: Callable[[str], Image.Image], repeats: int = 1, protocol: str = "reference",
                       progress: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Answer, judge and log each dialogue to out_dir/results.jsonl (skipping ones already
     there); write and return out_dir/summary.json. `repeats` > 1 judges each dialogue k times
-    (cached separately) to measure judge variance."""
+    (cached separately) to measure judge variance; `protocol` is the judge prompt ('reference' or
+    'paper', see `judge`)."""
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
+    if protocol not in JUDGE_PROTOCOLS:
+        raise ValueError(f"unknown judge protocol {protocol!r}; expected one of {JUDGE_PROTOCOLS}")
     dialogues = list(dialogues)
     ids = [dialogue_id(d, k) for k, d in enumerate(dialogues)]
     if len(set(ids)) != len(ids):
         raise ValueError("dialogue ids must be unique for resuming; set meta['id']")
     out_dir = Path(out_dir)
     log = JsonlLog(out_dir / RESULTS)
+    other = {r.get("judge_protocol", "reference") for r in log.records()} - {protocol}
+    if other:
+        raise ValueError(f"{out_dir / RESULTS} holds results judged with the {', '.join(sorted(other))} protocol; "
+                         f"use another --out for --judge-protocol {protocol}")
     for k, (did, dialogue) in enumerate(zip(ids, dialogues)):
         if did in log:
             continue
-        record = _run_dialogue(did, dialogue, answer_fn, judge, image_lookup, repeats)
+        record = _run_dialogue(did, dialogue, answer_fn, judge, image_lookup, repeats, protocol)
         log.append(record)
         if progress:
             progress(k, record)
     summary = summarise([log.done[i] for i in ids if i in log.done], repeats=repeats, judge_model=judge.model)
+    summary["judge_protocol"] = protocol
     write_json(out_dir / SUMMARY, summary)
     return summary
 
 
 def _run_dialogue(did: str, dialogue: Dialogue, answer_fn: AnswerFn, judge: Judge,
-                  image_lookup: Callable[[str], Image.Image], repeats: int) -> dict[str, Any]:
+                  image_lookup: Callable[[str], Image.Image], repeats: int, protocol: str) -> dict[str, Any]:
     users, refs = split_turns(dialogue)
     images = dialogue.images
     pixels = {r.image_id: image_lookup(r.image_id) for r in images}
@@ -95,17 +110,14 @@ def _run_dialogue(did: str, dialogue: Dialogue, answer_fn: AnswerFn, judge: Judg
         shown = {r.image_id: pixels[r.image_id] for m in history for r in m.images}
         answers.append(call_answer(answer_fn, list(history), shown))
         history.append(Message(ASSISTANT, answers[-1]))
-    have_refs = all(r is not None for r in refs)
-    prompt = build_judge_prompt(JudgeInput([(r.image_id, r.caption) for r in images],
-                                           [strip_placeholders(u.content) for u in users], answers,
-                                           [str(r) for r in refs] if have_refs else None))
+    prompt = judge_prompt_for(dialogue, users, answers, refs, protocol)
     judgments = [judge.judge(prompt, repeat=r).to_dict() for r in range(repeats)]
     ok = [j["scores"] for j in judgments if j["ok"]]
     scores = {k: sum(s[k] for s in ok) / len(ok) for k in SCORE_KEYS} if ok else None
     return {"id": did, "images": [[r.image_id, r.caption] for r in images],
             "questions": [strip_placeholders(u.content) for u in users], "answers": answers,
             "references": refs, "judgments": judgments, "scores": scores, "failed": scores is None,
-            "meta": dialogue.meta}
+            "judge_protocol": protocol, "meta": dialogue.meta}
 
 
 def _answer_score(scores: dict[str, float], answer: str) -> float:

@@ -4,7 +4,9 @@ The conversation is rendered with the paper's template (`###Human: q1###Assistan
 tokenized once, and each `<ImageHere>` is expanded to K copies of itself: one position per image
 token, so a boolean mask says exactly where the projected image tokens are spliced in, and the
 position map says which position belongs to which image, which to text, which to which turn.
-Labels supervise only assistant text (every turn) and the `###` that ends each answer.
+Labels supervise only assistant text and the `###` that ends each answer: every answer of the
+conversation (this project's choice for whole dialogues), or only the last one (`supervise="last"`: a
+per-turn training item, as the paper trains).
 """
 
 from __future__ import annotations
@@ -35,19 +37,25 @@ class Assembled:
     message_index: list[int]        # per position: which message (original numbering), -1 for BOS
     n_images: int
     dropped_messages: list[int] = field(default_factory=list)
+    dropped_images: int = 0         # images (placeholder order) that went with the dropped messages
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
 
-def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
+SUPERVISE = ("all", "last")
+
+
+def render(messages: list[Message], add_generation_prompt: bool, bos: str | None, supervise: str = "all"
            ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
     """Template text, supervised character spans, and (start, end, message index) spans.
 
     The paper's format, character for character: `###Human: q1###Assistant: a1###Human: q2###Assistant: a2###`.
     One `###` sits between turns: the `###` that ends an answer (its stop marker, supervised with it)
-    is also the separator before the next `Human:`.
+    is also the separator before the next `Human:`. `supervise`: 'all' answers or only the 'last'.
     """
+    if supervise not in SUPERVISE:
+        raise ValueError(f"supervise must be one of {SUPERVISE}, got {supervise!r}")
     text = bos or ""
     supervised: list[tuple[int, int]] = []
     spans: list[tuple[int, int, int]] = []
@@ -60,7 +68,8 @@ def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
             text += SEP + "Assistant: "
             answer_start = len(text)
             text += m.content + SEP
-            supervised.append((answer_start, len(text)))
+            if supervise == "all" or not any(x.role == ASSISTANT for x in messages[i + 1:]):
+                supervised.append((answer_start, len(text)))
         else:
             raise AssemblyError(f"message {i}: unknown role {m.role!r}; expected 'user' or 'assistant'")
         after_answer = m.role == ASSISTANT
@@ -86,11 +95,13 @@ def check_images(messages: list[Message]) -> int:
 
 
 def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens_per_image: int,
-             max_length: int, add_generation_prompt: bool = False, after_image: str = "") -> Assembled:
+             max_length: int, add_generation_prompt: bool = False, after_image: str = "",
+             supervise: str = "all") -> Assembled:
     """Token ids, labels and the position map for one conversation.
 
     `after_image`: text placed after each image's K positions (before `</Img>`), for an LM pretrained
     on a text view of images that has it there (the lite LM: `LITE_TEXT_AFTER_IMAGE`).
+    `supervise`: label every answer ('all') or only the last ('last').
 
     Too long? Whole turns (a user message and its answer) are dropped from the left, with a
     warning naming them; images go with the message that introduced them, never cut through.
@@ -102,7 +113,7 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
     first = 0
     while True:
         out = _assemble_kept(messages[first:], tokenizer, tokens_per_image, add_generation_prompt, offset=first,
-                             after_image=after_image)
+                             after_image=after_image, supervise=supervise)
         if len(out) <= max_length:
             break
         if first + 2 > users[-1]:
@@ -110,15 +121,15 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
         first += 2
     if first:
         dropped_images = sum(len(m.images) for m in messages[:first])
-        out.dropped_messages = list(range(first))
+        out.dropped_messages, out.dropped_images = list(range(first)), dropped_images
         warnings.warn(f"conversation too long for max_length={max_length}: dropped messages 0-{first - 1} "
                       f"({dropped_images} image(s) with them)", stacklevel=2)
     return out
 
 
 def _assemble_kept(messages: list[Message], tokenizer: PreTrainedTokenizerBase, k: int,
-                   add_generation_prompt: bool, offset: int, after_image: str = "") -> Assembled:
-    text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token)
+                   add_generation_prompt: bool, offset: int, after_image: str = "", supervise: str = "all") -> Assembled:
+    text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token, supervise)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
     after_ids = tokenizer(after_image, add_special_tokens=False).input_ids if after_image else []

@@ -207,9 +207,11 @@ class SparklesChat(nn.Module):
         logits = self.lm.get_output_embeddings()(hidden[:, :-1][supervised])
         return nn.functional.cross_entropy(logits.float(), targets[supervised])
 
-    def assemble(self, messages: list[Message], add_generation_prompt: bool = False) -> Assembled:
+    def assemble(self, messages: list[Message], add_generation_prompt: bool = False,
+                 supervise: str = "all") -> Assembled:
         return assemble(messages, self.tokenizer, self.tokens_per_image, self.config.max_length,
-                        add_generation_prompt=add_generation_prompt, after_image=self.after_image)
+                        add_generation_prompt=add_generation_prompt, after_image=self.after_image,
+                        supervise=supervise)
 
     # ------------------------------------------------------------ generation
     @torch.no_grad()
@@ -278,7 +280,7 @@ def _dropped_images(messages: list[Message], prompt: Assembled, n_given: int) ->
     if n_given != n_placeholders:
         raise ValueError(f"the conversation has {n_placeholders} image placeholders but "
                          f"{n_given} images were given")
-    return sum(m.content.count(IMAGE_TOKEN) for m in messages[:len(prompt.dropped_messages)])
+    return prompt.dropped_images
 
 
 class _CallbackStreamer:

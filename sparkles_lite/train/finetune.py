@@ -2,7 +2,11 @@
 
 Only the projection (and the pooling queries) train; vision tower and LM stay frozen. Stage 1
 learns from single-image captions, stage 2 from multi-image 2-turn dialogues with 1-4 images per
-turn. BISON- and NLVR2-style prompts never appear here: they are held-out evaluations.
+turn. BISON- and NLVR2-style prompts never appear here: they are held-out evaluations. Real data
+(`--data`): dialogue files, the paper's per-turn files, or folders of them (`train.data`).
+
+A conversation longer than the model's max_length loses its earliest turns (with their images); one
+whose last turn alone is too long is skipped. Both are counted and named in the log and the metrics.
 
 Speed, as a reader of the loop can see: frozen vision features are computed once per image and
 cached; batches are grouped by length and padded only to their longest member; bf16 autocast on
@@ -16,8 +20,10 @@ import argparse
 import json
 import os
 import random
+import sys
 import time
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
@@ -29,24 +35,19 @@ from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
 from sparkles_lite.assets import resolve_model
+from sparkles_lite.data.images import ImageLoadError
+from sparkles_lite.data.io import DataFormatError
 from sparkles_lite.data.lite_tasks import LiteGenerator
-from sparkles_lite.data.schema import Message
-from sparkles_lite.model.assembly import Assembled, collate
+from sparkles_lite.model.assembly import Assembled, AssemblyError, collate
 from sparkles_lite.model.lora import add_lora
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train import common
+from sparkles_lite.train.data import TrainItem, file_items, file_weighted_batches, hold_out, parse_turn_ratio
 
 STAGE2_MIXTURE = {"dialogue": 0.7, "select": 0.1, "count": 0.05, "more": 0.05, "common": 0.05, "describe": 0.05}
 TRAIN_SEEDS = {1: 101, 2: 202}   # evaluation uses sparkles_lite.eval.lite_eval.EVAL_SEED
 VALIDATION_SEED = 303
-
-
-@dataclass
-class TrainItem:
-    """A conversation to learn from and the keys of its images, in placeholder order."""
-
-    messages: list[Message]
-    image_keys: list
+LOGGED_ITEMS = 10  # truncated / skipped items named one per line in the log (all of them in the metrics)
 
 
 def lite_items(stage: int, n: int, seed: int) -> tuple[list[TrainItem], Callable[[object], Image.Image]]:
@@ -62,18 +63,49 @@ def lite_items(stage: int, n: int, seed: int) -> tuple[list[TrainItem], Callable
     for i, ex in enumerate(examples):
         for image_id in ex.image_ids:
             scenes[(i, image_id)] = ex.scenes[image_id]
-        items.append(TrainItem(ex.messages, [(i, image_id) for image_id in ex.image_ids]))
+        items.append(TrainItem(ex.messages, [(i, image_id) for image_id in ex.image_ids], f"lite example {i}"))
     return items, lambda key: world.render(scenes[key])
 
 
-def file_items(path: str, image_root: str) -> tuple[list[TrainItem], Callable[[object], Image.Image]]:
-    """Real SparklesDialogue files: every assistant turn supervised, images from the image root."""
-    from sparkles_lite.data.images import ImageFolder
-    from sparkles_lite.data.io import load_dialogues
+def assemble_items(model: SparklesChat, items: list[TrainItem]) -> tuple[list[Assembled], list[list], dict]:
+    """Assemble every item: (kept assemblies, their image keys, a report of what length changed).
 
-    folder = ImageFolder(image_root)
-    items = [TrainItem(d.messages, [r.image_id for m in d.messages for r in m.images]) for d in load_dialogues(path)]
-    return items, folder.load
+    Dropped turns take their images along (the keys of the first `dropped_images` go), so the batch
+    always holds one image per placeholder left; an item whose last turn alone is too long is skipped."""
+    assembled, keys, truncated, skipped = [], [], [], []
+    for it in items:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # reported below, per item, instead
+                a = model.assemble(it.messages, supervise=it.supervise)
+        except AssemblyError as e:
+            skipped.append({"item": it.source, "reason": str(e)})
+            continue
+        if a.dropped_messages:
+            turns = [k // 2 + 1 for k in a.dropped_messages[::2]]
+            truncated.append({"item": it.source, "dropped_turns": turns, "dropped_images": a.dropped_images})
+        assembled.append(a)
+        keys.append(it.image_keys[a.dropped_images:])
+    return assembled, keys, {"items": len(items), "kept": len(assembled), "truncated": truncated, "skipped": skipped}
+
+
+def report_length(report: dict, max_length: int, name: str) -> None:
+    """One line per changed item (the first LOGGED_ITEMS), so a long-data run says what it lost."""
+    for key, what in (("truncated", "earlier turns dropped to fit"), ("skipped", "skipped: too long even alone")):
+        rows = report[key]
+        if not rows:
+            continue
+        print(f"{name}: {len(rows)} of {report['items']} item(s) longer than max_length={max_length}, {what}",
+              flush=True)
+        for row in rows[:LOGGED_ITEMS]:
+            if key == "truncated":
+                turns = ", ".join(map(str, row["dropped_turns"]))
+                print(f"  {row['item']}: dropped turn(s) {turns} ({row['dropped_images']} image(s) with them)",
+                      flush=True)
+            else:
+                print(f"  {row['item']}: {row['reason']}", flush=True)
+        if len(rows) > LOGGED_ITEMS:
+            print(f"  ... and {len(rows) - LOGGED_ITEMS} more (all listed in train_metrics.json)", flush=True)
 
 
 class FeatureCache:
@@ -105,13 +137,30 @@ def batch_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list]
 
 @torch.no_grad()
 def heldout_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list], cache: FeatureCache,
-                 batch_size: int = 64) -> float:
+                 batch_size: int = 64) -> float | None:
+    """Mean loss over held-out items (None when there are none)."""
     was_training = model.training
     model.eval()
     losses = [batch_loss(model, assembled[i:i + batch_size], keys[i:i + batch_size], cache).item()
               for i in range(0, len(assembled), batch_size)]
     model.train(was_training)
-    return sum(losses) / len(losses)
+    return sum(losses) / len(losses) if losses else None
+
+
+def batch_stream(items: list[TrainItem], lengths: list[int], args: argparse.Namespace, world_size: int,
+                 rng: random.Random) -> Iterator[list[int]]:
+    """Endless batches of item indices: length-grouped passes over the data, or with --turn-ratio the
+    paper's draw (one file per batch, weighted by its turn)."""
+    size = args.batch_size * world_size
+    if args.turn_ratio:
+        yield from file_weighted_batches(items, parse_turn_ratio(args.turn_ratio), size, rng)
+    while True:
+        yield from common.length_grouped_batches(lengths, size, rng)
+
+
+def is_lite(model: SparklesChat) -> bool:
+    """The lite select task renders lite-world scenes and asks in the lite LM's words: lite models only."""
+    return model.config.vision.kind == "lite" and model.config.lm.kind == "lite"
 
 
 def select_accuracy(model: SparklesChat, n: int) -> float:
@@ -124,7 +173,7 @@ def select_accuracy(model: SparklesChat, n: int) -> float:
     return acc
 
 
-SUMMARY_OMITS = ("history", "earlier_runs")  # per-step logs and older runs stay out of summaries
+SUMMARY_OMITS = ("history", "earlier_runs", "length_changes")  # per-step logs, older runs, per-item lists
 
 
 def runs_behind(init: str | None) -> list[dict]:
@@ -145,6 +194,15 @@ def finetune(args: argparse.Namespace) -> dict:
     world_size = dist.get_world_size() if distributed else 1
     device = common.pick_device(args.device)
     torch.manual_seed(args.seed)
+    if args.data:  # read (and check) the data before loading a model: a bad file fails in a second
+        data_paths = [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
+        all_items, load = file_items(data_paths, args.images, split_turns=args.split_turns)
+        items, val_items = hold_out(all_items, args.n_val)
+        val_load = load
+    else:
+        data_paths = None
+        items, load = lite_items(args.stage, args.n_train, TRAIN_SEEDS[args.stage] + args.seed)
+        val_items, val_load = lite_items(args.stage, args.n_val, VALIDATION_SEED + args.stage)
     model = SparklesChat.from_pretrained(args.init or args.preset)
     if args.lora and not model.config.lora.enabled:
         add_lora(model.lm, model.config.lora)
@@ -156,17 +214,22 @@ def finetune(args: argparse.Namespace) -> dict:
         print(f"trainable parameters: {counts['trainable']:,} of {sum(v for k, v in counts.items() if k != 'trainable'):,}"
               f" (vision {counts['vision']:,} frozen, LM {counts['lm']:,} frozen)", flush=True)
 
-    if args.data:
-        items, load = file_items(args.data, args.images)
-        val_items, val_load = items[:args.n_val], load
-    else:
-        items, load = lite_items(args.stage, args.n_train, TRAIN_SEEDS[args.stage] + args.seed)
-        val_items, val_load = lite_items(args.stage, args.n_val, VALIDATION_SEED + args.stage)
-    assembled = [model.assemble(it.messages) for it in items]
-    keys = [it.image_keys for it in items]
+    assembled, keys, length_report = assemble_items(model, items)
+    val_assembled, val_keys, val_report = assemble_items(model, val_items)
+    if rank == 0:
+        report_length(length_report, model.config.max_length, "training data")
+        report_length(val_report, model.config.max_length, "held-out data")
+    if not assembled:
+        raise DataFormatError(f"no training item fits max_length={model.config.max_length} "
+                              f"({len(items)} given, {len(length_report['skipped'])} too long)")
+    items = [it for it in items if it.source not in {r["item"] for r in length_report["skipped"]}]
+    if rank == 0 and not val_assembled:
+        print("held-out loss: not measured (too few items to hold any out)", flush=True)
+    eval_n = args.eval_n if is_lite(model) else 0
+    if rank == 0 and args.eval_n and not eval_n:
+        print("select accuracy: not measured (a lite-world task; this model is not a lite model)", flush=True)
     cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train", quiet=args.quiet)
-    val_assembled = [model.assemble(it.messages) for it in val_items]
-    val_keys = [[("val", k) for k in it.image_keys] for it in val_items]
+    val_keys = [[("val", k) for k in ks] for ks in val_keys]
     val_cache = FeatureCache(model, [k for ks in val_keys for k in ks], lambda k: val_load(k[1]), desc="val",
                              quiet=args.quiet)
 
@@ -185,8 +248,8 @@ def finetune(args: argparse.Namespace) -> dict:
         print(f"resumed at step {step}/{total}")
 
     before = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
-    if args.eval_n:
-        before["select_accuracy"] = select_accuracy(model, args.eval_n)
+    if eval_n:
+        before["select_accuracy"] = select_accuracy(model, eval_n)
     if rank == 0:
         print(f"before: {before}", flush=True)
 
@@ -198,50 +261,54 @@ def finetune(args: argparse.Namespace) -> dict:
     history, started = [], time.time()
     bar = tqdm(total=total, initial=step, desc=f"stage {args.stage}", disable=args.quiet or rank != 0)
     lengths = [len(a) for a in assembled]
-    while not budget.done(step):
-        for batch_ids in common.length_grouped_batches(lengths, args.batch_size * world_size, rng):
-            if budget.done(step):
-                break
-            mine = batch_ids[rank::world_size]
-            micro = [mine[i::args.grad_accum] for i in range(args.grad_accum)]
-            lr = common.cosine_lr(budget.progress(step), args.lr)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            opt.zero_grad(set_to_none=True)
-            loss_value = 0.0
-            for part in micro:
-                if not part:
-                    continue
-                loss = batch_loss(model, [assembled[i] for i in part], [keys[i] for i in part], cache)
-                scaler.scale(loss / len(micro)).backward()
-                loss_value += loss.item() / len(micro)
-            if distributed:
-                for p in params:
-                    if p.grad is not None:
-                        dist.all_reduce(p.grad)
-                        p.grad /= world_size
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            scaler.step(opt)
-            scaler.update()
-            step += 1
-            bar.update(1)
-            log.add(len(mine), sum(lengths[i] for i in mine))
-            if step % args.log_every == 0 and rank == 0:
-                row = log.emit(step, loss_value, lr)
-                history.append(row)
-                bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
-                if args.quiet and args.log_lines:
-                    print(json.dumps(row), flush=True)
-            if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
-                common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(),
-                                       optimizer=opt.state_dict(), step=step, total=total)
+    for batch_ids in batch_stream(items, lengths, args, world_size, rng):
+        if budget.done(step):
+            break
+        mine = batch_ids[rank::world_size]
+        micro = [mine[i::args.grad_accum] for i in range(args.grad_accum)]
+        lr = common.cosine_lr(budget.progress(step), args.lr)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss_value = 0.0
+        for part in micro:
+            if not part:
+                continue
+            loss = batch_loss(model, [assembled[i] for i in part], [keys[i] for i in part], cache)
+            scaler.scale(loss / len(micro)).backward()
+            loss_value += loss.item() / len(micro)
+        if distributed:
+            for p in params:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= world_size
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        scaler.step(opt)
+        scaler.update()
+        step += 1
+        bar.update(1)
+        log.add(len(mine), sum(lengths[i] for i in mine))
+        if step % args.log_every == 0 and rank == 0:
+            row = log.emit(step, loss_value, lr)
+            history.append(row)
+            bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
+            if args.quiet and args.log_lines:
+                print(json.dumps(row), flush=True)
+        if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
+            common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(),
+                                   optimizer=opt.state_dict(), step=step, total=total)
     bar.close()
     after = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
-    if args.eval_n:
-        after["select_accuracy"] = select_accuracy(model, args.eval_n)
+    if eval_n:
+        after["select_accuracy"] = select_accuracy(model, eval_n)
+    data = {"files": [str(p) for p in data_paths] if data_paths else None, "n_heldout": len(val_assembled),
+            "turn_ratio": args.turn_ratio, "split_turns": args.split_turns, "max_length": model.config.max_length,
+            "n_truncated": len(length_report["truncated"]), "n_skipped": len(length_report["skipped"])}
     result = {"stage": args.stage, "steps": step, "total_steps": total, "batch_size": args.batch_size,
-              "n_train": len(items), "minutes": round((time.time() - started) / 60, 2), "before": before,
+              "n_train": len(assembled), "data": data,
+              "length_changes": {k: length_report[k] for k in ("truncated", "skipped")},
+              "minutes": round((time.time() - started) / 60, 2), "before": before,
               "after": after, "trainable_parameters": counts["trainable"], "init": args.init or args.preset,
               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "history": history,
               "command": getattr(args, "command", None), "earlier_runs": runs_behind(args.init)}
@@ -261,8 +328,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", default=None, help="start from a saved model (dir or name, e.g. minigpt4-lite)")
     p.add_argument("--stage", type=int, choices=[1, 2], required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--data", default=None, help="SparklesDialogue JSON (real data); default: lite data")
-    p.add_argument("--images", default=None, help="image root for --data")
+    p.add_argument("--data", nargs="+", default=None, metavar="PATH",
+                   help="dialogue or per-turn files, or folders of per-turn files (*_turn1_2img.json ...); "
+                        "default: lite data")
+    p.add_argument("--images", default=None, help="image folder for --data (default: images/ beside the "
+                                                  "annotations/ folder of each file, else beside the file)")
+    p.add_argument("--split-turns", action="store_true",
+                   help="train dialogue files as per-turn items, loss on each item's last answer (as the paper)")
+    p.add_argument("--turn-ratio", default=None, metavar="T1:T2",
+                   help="draw each batch from one per-turn file, weighted by its turn; the paper: 2:1")
     p.add_argument("--n-train", type=int, default=8000, help="lite examples to generate")
     p.add_argument("--n-val", type=int, default=128, help="held-out examples for the before/after loss")
     p.add_argument("--max-steps", type=int, default=1500)
@@ -286,9 +360,20 @@ def run(args: argparse.Namespace) -> int:
     common.set_threads()
     if args.quiet:
         hf_logging.disable_progress_bar()  # transformers' 'Loading weights' bar too
-    if args.data and not args.images:
-        raise SystemExit("--data needs --images DIR (where <image_id>.jpg/.png live)")
-    finetune(args)
+    if args.turn_ratio is not None:
+        if not args.data:
+            print("train: --turn-ratio draws from per-turn files: give them with --data", file=sys.stderr)
+            return 2
+        try:
+            parse_turn_ratio(args.turn_ratio)
+        except ValueError as e:
+            print(f"train: {e}", file=sys.stderr)
+            return 2
+    try:
+        finetune(args)
+    except (DataFormatError, ImageLoadError) as e:
+        print(f"train: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
