@@ -75,18 +75,27 @@ def test_unparsable_counted_not_retried_by_default(tmp_path):
     assert len(calls) == 1 and s["unparsable"] == 1 and s["accuracy"] == 0.0 and s["retried"] == 0
 
 
-def test_retries_pass_attempt_and_are_reported(tmp_path):
+def test_paper_protocol_asks_again_until_it_parses_and_reports_attempts(tmp_path):
     seen = []
 
     def sampler(messages, images, attempt=0):
         seen.append(attempt)
         return "Hmm." if attempt < 2 else "FALSE"
 
-    items = [nlvr2_item("n0", "there is a red square", [RED, BLUE], False)]
-    s = run_choice_task("nlvr2", items, sampler, tmp_path, retries=3)
-    assert seen == [0, 1, 2] and s["retried"] == 1 and s["unparsable"] == 0 and s["accuracy"] == 1.0
-    record = json.loads((tmp_path / PREDICTIONS).read_text())
+    items = [nlvr2_item("n0", "there is a red square", [RED, BLUE], False),
+             nlvr2_item("n1", "there is a red square", [RED, BLUE], False)]
+    s = run_choice_task("nlvr2", items, sampler, tmp_path, protocol="paper", max_attempts=3)
+    assert seen == [0, 1, 2] * 2 and s["retried"] == 2 and s["unparsable"] == 0 and s["accuracy"] == 1.0
+    assert s["protocol"] == "paper" and s["asks"] == 6 and s["mean_attempts"] == 3.0
+    assert (s["do_sample"], s["temperature"], s["top_p"], s["max_attempts"]) == (True, 1.0, 0.9, 3)
+    record = json.loads((tmp_path / PREDICTIONS).read_text().splitlines()[0])
     assert record["attempts"] == 3 and record["earlier_responses"] == ["Hmm.", "Hmm."]
+    assert record["protocol"] == "paper"
+    capped = run_choice_task("nlvr2", items[:1], lambda m, i, attempt=0: "Hmm.", tmp_path / "cap",
+                             protocol="paper", max_attempts=2)
+    assert capped["unparsable"] == 1 and capped["accuracy"] == 0.0 and capped["asks"] == 2
+    with pytest.raises(ValueError, match="answers from the paper protocol; use another --out"):
+        run_choice_task("nlvr2", items, sampler, tmp_path, protocol="strict")
 
 
 def test_bad_items_raise_clear_errors(tmp_path):

@@ -20,7 +20,8 @@ from sparkles_lite.eval.judge import SCORE_KEYS
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data_samples" / "lite"
 CHOICE_KEYS = {"task", "n", "correct", "accuracy", "ci95", "unparsable", "accuracy_parsable", "retried",
-               "retries_allowed", "seed", "model", "data", "images", "limit", "max_new_tokens", "elapsed_s"}
+               "protocol", "max_attempts", "asks", "mean_attempts", "do_sample", "temperature", "top_p",
+               "prompt_style", "seed", "model", "data", "images", "limit", "max_new_tokens", "elapsed_s"}
 EVIL = "<script>alert('x')</script>"
 
 
@@ -32,7 +33,7 @@ def test_bison_default_lite_data_end_to_end(tmp_path, capsys):
     out = tmp_path / "bison"
     assert main(["eval", "--model", "sparkleschat-lite", "--task", "bison", "--out", str(out), "--limit", "4"]) == 0
     text = capsys.readouterr().out
-    assert "bison: accuracy" in text and "n=4" in text
+    assert "bison (strict protocol): accuracy" in text and "n=4" in text
     assert (out / "data" / "bison.json").exists() and (out / "data" / "images").is_dir()  # generated on the fly
     records = _lines(out / "predictions.jsonl")
     assert [r["id"] for r in records] == ["0", "1", "2", "3"]
@@ -46,13 +47,14 @@ def test_bison_default_lite_data_end_to_end(tmp_path, capsys):
 def test_nlvr2_on_shipped_sample(tmp_path, capsys):
     out = tmp_path / "nlvr2"
     args = ["eval", "--model", "minigpt4-lite", "--task", "nlvr2", "--out", str(out), "--limit", "4",
-            "--data", str(SAMPLE / "nlvr2.json"), "--retries", "1"]
+            "--data", str(SAMPLE / "nlvr2.json"), "--protocol", "paper", "--max-attempts", "2"]
     assert main(args) == 0
     records = _lines(out / "predictions.jsonl")
     assert len(records) == 4 and {r["gold"] for r in records} <= {"TRUE", "FALSE"}
     assert records[0]["image_ids"] == ["lite-0-0-img0", "lite-0-0-img1"]
     summary = json.loads((out / "summary.json").read_text())
-    assert CHOICE_KEYS <= set(summary) and summary["retries_allowed"] == 1 and summary["images"].endswith("images")
+    assert CHOICE_KEYS <= set(summary) and summary["max_attempts"] == 2 and summary["images"].endswith("images")
+    assert summary["protocol"] == "paper" and summary["do_sample"] is True and 1 <= summary["mean_attempts"] <= 2
     assert (out / "report.html").exists()
 
 
@@ -196,7 +198,10 @@ def test_model_answer_fn_passes_images_in_placeholder_order():
                         [ImageRef("9"), ImageRef("3")])]
     assert fn(messages, {"3": a, "9": b}) == "ok"
     assert seen["images"] == [b, a] and seen["max_new_tokens"] == 7 and seen["do_sample"] is False
-    fn(messages, {"3": a, "9": b}, attempt=1)
-    assert seen["do_sample"] is True  # a retry samples (seeded), so it can differ
+    sampled = model_answer.model_answer_fn(FakeModel(), do_sample=True, temperature=1.0, top_p=0.9)
+    sampled(messages, {"3": a, "9": b}, attempt=1)
+    assert seen["do_sample"] is True and seen["top_p"] == 0.9
+    seeds = {model_answer.sampling_seed(0, messages, k) for k in (0, 1)} | {model_answer.sampling_seed(1, messages, 0)}
+    assert len(seeds) == 3 and model_answer.sampling_seed(0, messages, 1) == model_answer.sampling_seed(0, messages, 1)
     with pytest.raises(KeyError, match="IMAGE#9"):
         fn(messages, {"3": a})

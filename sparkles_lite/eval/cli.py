@@ -1,15 +1,27 @@
-"""`python -m sparkles_lite eval`: BISON, NLVR2 and SparklesEval on the paper's protocols, and the lite table.
+"""`python -m sparkles_lite eval`: BISON, NLVR2 and SparklesEval, strictly or on the paper's protocols, and the lite table.
 
     python -m sparkles_lite eval --model sparkleschat-lite --task bison --out runs/eval/bison-sc
+    python -m sparkles_lite eval --model sparkleschat-lite --task bison --protocol paper --out runs/eval/bison-sc-paper
     python -m sparkles_lite eval --model minigpt4-lite --task sparkles-eval --out runs/eval/se-mg --limit 20
-    python -m sparkles_lite eval --model DIR --task nlvr2 --data nlvr2_dev.json --images nlvr2/images --out OUT
+    python -m sparkles_lite eval --model DIR --task nlvr2 --data Sparkles/evaluation/NLVR2/annotations/\
+sparkles_evaluation_nlvr2_annotations.json --out OUT     # images: evaluation/NLVR2/images, as downloaded
     python -m sparkles_lite eval --task sparkles-eval --model DIR --data sparkles_eval.json --images IMGS \\
         --judge-base-url https://api.openai.com/v1 --judge-model gpt-4o --out OUT          # prints the cost, stops
     ... the same with --yes                                                                  # spends it
     python -m sparkles_lite eval --task lite-table [--out runs/eval]
 
 Without `--data` the lite evaluation sets are generated into OUT/data (`write_lite_dataset`: the
-held-out BISON-/NLVR2-/SparklesEval-lite sets, deterministic). Without `--judge-base-url`,
+held-out BISON-/NLVR2-/SparklesEval-lite sets, deterministic). Without `--images`, a file in an
+`annotations/` folder takes its images from the `images/` folder beside it (the official layout),
+any other file from `images/` beside the file.
+
+Protocols. BISON/NLVR2: `--protocol strict` (default: greedy, asked once, an unparsable reply is
+wrong) or `paper` (sampled at temperature 1.0, top_p 0.9, asked again until it parses, at most
+`--max-attempts` times); `--prompt paper` asks in several sentences, as the paper does, instead of
+the one-line lite prompt. SparklesEval: `--protocol` decodes the answers the same way (the paper
+samples them too); `--judge-protocol paper` gives the judge what the paper's judge gets (captions,
+questions, the model's answers; no reference answers), `reference` (default, this project's
+addition) adds the reference answers. Without `--judge-base-url`,
 SparklesEval starts the offline lite judge on a loopback port and talks to it through the
 `openai` client, exactly as it would to GPT. A judge at any other address costs money: the
 estimate is printed first and nothing is sent without `--yes` (set OPENAI_API_KEY for it).
@@ -34,6 +46,7 @@ from sparkles_lite.assets import TEXT_ORACLE
 from sparkles_lite.data.schema import Dialogue
 
 TASKS = ("bison", "nlvr2", "sparkles-eval", "lite-table")
+DEFAULT_MAX_ATTEMPTS = 10  # --protocol paper: the official code asks until it parses, without a cap
 DATA_FILES = {"bison": "bison.json", "nlvr2": "nlvr2.json", "sparkles-eval": "sparkles_eval.json"}
 DEFAULT_N_EVAL = 150  # the paper evaluates 150 items per benchmark
 GPT4_PRICE_PER_1K = 0.03  # USD per 1k tokens, GPT-4 (8k) prompt price when the paper was written
@@ -73,33 +86,34 @@ def image_lookup(images: str | Path, filenames: dict[str, str] | None = None) ->
     return lambda image_id: folder.load(image_id, filenames.get(image_id))
 
 
-def load_choice_items(task: str, data: str | Path, limit: int | None = None) -> tuple[list, dict[str, str]]:
-    """BISON or NLVR2 file -> (`choice_tasks.ChoiceItem`s with image ids, {image id: filename})."""
-    from sparkles_lite.data.io import load_bison, load_nlvr2
+def load_choice_items(task: str, data: str | Path, limit: int | None = None,
+                      style: str = "lite") -> tuple[list, dict[str, str]]:
+    """BISON or NLVR2 file -> (`choice_tasks.ChoiceItem`s with image ids, {image id: filename}).
+    Item ids are the layout's run ids (`io.LAYOUTS[task].run_id`); a BISON image is the file its
+    `image_filename` names, an NLVR2 pair `<identifier minus its last part>-img0/1`, as officially."""
+    from sparkles_lite.data.io import LAYOUTS, read_layout
     from sparkles_lite.eval.choice_tasks import bison_item, nlvr2_item
 
-    items, filenames = [], {}
-    if task == "bison":
-        for k, x in enumerate(load_bison(data)[:limit]):
-            item_id = str(x.evaluation_id if x.evaluation_id is not None else k)
-            items.append(bison_item(item_id, x.caption, list(x.image_ids), x.label))
-            filenames.update({i: f for i, f in zip(x.image_ids, x.image_filenames) if f})
-    elif task == "nlvr2":
-        for k, x in enumerate(load_nlvr2(data)[:limit]):
-            item_id = str(x.evaluation_id if x.evaluation_id is not None else x.identifier)
-            items.append(nlvr2_item(item_id, x.sentence, list(x.image_ids), x.label))
-    else:
+    if task not in ("bison", "nlvr2"):
         raise ValueError(f"not a choice task: {task!r}")
+    run_id = LAYOUTS[task].run_id
+    items, filenames = [], {}
+    for k, x in enumerate(read_layout(data, task)[:limit]):
+        if task == "bison":
+            items.append(bison_item(run_id(x, k), x.caption, list(x.image_ids), x.label, style))
+            filenames.update({i: f for i, f in zip(x.image_ids, x.image_filenames) if f})
+        else:
+            items.append(nlvr2_item(run_id(x, k), x.sentence, list(x.image_ids), x.label, style))
     return items, filenames
 
 
 def load_eval_dialogues(data: str | Path, limit: int | None = None) -> list[Dialogue]:
-    """A SparklesEval file; each dialogue's run id is its `evaluation_id` (else its position)."""
-    from sparkles_lite.data.io import load_dialogues
+    """A SparklesEval file; each dialogue's run id is its `evaluation_id`."""
+    from sparkles_lite.data.io import LAYOUTS, load_eval_dialogues as read_eval
 
-    dialogues = load_dialogues(data)[:limit]
+    dialogues = read_eval(data)[:limit]
     for k, d in enumerate(dialogues):
-        d.meta.setdefault("id", d.meta.get("evaluation_id", k))
+        d.meta.setdefault("id", LAYOUTS["eval"].run_id(d, k))
     return dialogues
 
 
@@ -109,12 +123,15 @@ def resolve_data(task: str, out: Path, data: str | Path | None, images: str | Pa
 
     The lite sets are always written whole (150 items each, more if asked): image ids run serially
     across the sets, so a shorter write would give later sets other ids and a resumed run's log
-    would point at the wrong images."""
+    would point at the wrong images. Without `images`: `default_image_root` (the official layout's
+    `images/` beside `annotations/`)."""
+    from sparkles_lite.data.images import default_image_root
+
     if data is None:
         root = lite_data(out / "data", n_eval)
         return root / DATA_FILES[task], Path(images) if images else root / "images"
     data = Path(data)
-    return data, Path(images) if images else data.parent / "images"
+    return data, Path(images) if images else default_image_root(data)
 
 
 # ---------------------------------------------------------------- runs
@@ -127,13 +144,17 @@ def _load_model(model: Any):
     return model
 
 
-def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int):
-    """The `AnswerFn` for a model (name, dir, or loaded SparklesChat), or for `text-oracle`: the
-    shipped lite LM reading the true scene words, which needs the lite data's scenes.json."""
+def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int, protocol: str = "strict"):
+    """The `AnswerFn` for a model (name, dir, or loaded SparklesChat), decoding as `protocol` says, or
+    for `text-oracle`: the shipped lite LM reading the true scene words (greedy), which needs the lite
+    data's scenes.json."""
     from sparkles_lite.eval.model_answer import model_answer_fn, oracle_answer_fn
+    from sparkles_lite.eval.protocols import CHOICE_PROTOCOLS
 
     if model != TEXT_ORACLE:
-        return model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed)
+        decoding = CHOICE_PROTOCOLS[protocol]
+        return model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed,
+                               do_sample=decoding.do_sample, temperature=decoding.temperature, top_p=decoding.top_p)
     from sparkles_lite.assets import LITE_LM
     from sparkles_lite.data.lite_files import SCENES_FILE, load_scenes
     from sparkles_lite.model.language import load_lm
@@ -167,33 +188,36 @@ def _printer(total: int, every: int, verbose: bool) -> Callable[[int, dict], Non
 
 
 def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | None = None,
-               images: str | Path | None = None, limit: int | None = None, retries: int = 0,
+               images: str | Path | None = None, limit: int | None = None, protocol: str = "strict",
+               max_attempts: int = DEFAULT_MAX_ATTEMPTS, prompt_style: str = "lite",
                max_new_tokens: int = 48, seed: int = 0, verbose: bool = True,
                model_name: str | None = None) -> dict[str, Any]:
     """BISON or NLVR2 for one model (a name/dir, or a loaded SparklesChat: then say `model_name`)
-    into `out`; resumes a killed run; returns the summary."""
+    into `out`, on `protocol` ('strict' or 'paper'); resumes a killed run; returns the summary."""
     from sparkles_lite.eval.choice_tasks import run_choice_task
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
 
     out = Path(out)
     data_file, image_dir = resolve_data(task, out, data, images, max(DEFAULT_N_EVAL, limit or 0))
-    items, filenames = load_choice_items(task, data_file, limit)
+    items, filenames = load_choice_items(task, data_file, limit, prompt_style)
     lookup = image_lookup(image_dir, filenames)
     started = time.time()
-    answer = answer_fn_for(model, data_file, max_new_tokens, seed)
-    summary = run_choice_task(task, items, answer, out, image_lookup=lookup, retries=retries, seed=seed,
-                              progress=_printer(len(items), 25, verbose))
+    answer = answer_fn_for(model, data_file, max_new_tokens, seed, protocol)
+    summary = run_choice_task(task, items, answer, out, image_lookup=lookup, protocol=protocol,
+                              max_attempts=max_attempts, seed=seed, progress=_printer(len(items), 25, verbose))
     summary.update(model=_model_name(model, model_name), data=str(data_file), images=str(image_dir), limit=limit,
-                   max_new_tokens=max_new_tokens, elapsed_s=round(time.time() - started, 1))
+                   prompt_style=prompt_style, max_new_tokens=max_new_tokens,
+                   elapsed_s=round(time.time() - started, 1))
     write_json(out / "summary.json", summary)
     report_run(out, lookup)
     return summary
 
 
-def make_judge(out: Path, base_url: str | None, model: str | None):
-    """(Judge, server or None): the offline lite judge on loopback when no base URL is given."""
-    from sparkles_lite.eval.judge import Judge
+def make_judge(out: Path, base_url: str | None, model: str | None, protocol: str = "reference"):
+    """(Judge, server or None): the offline lite judge on loopback when no base URL is given; asked
+    with the protocol's system prompt, temperature and reply budget (`judge.JUDGE_SETTINGS`)."""
+    from sparkles_lite.eval.judge import JUDGE_SETTINGS, Judge
     from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
 
     server = None
@@ -202,7 +226,7 @@ def make_judge(out: Path, base_url: str | None, model: str | None):
         model = model or MODEL_ID
     elif model is None:
         raise ValueError("--judge-base-url needs --judge-model (e.g. gpt-4o)")
-    return Judge(model=model, cache_dir=out / "judge_cache", base_url=base_url), server
+    return Judge(model=model, cache_dir=out / "judge_cache", base_url=base_url, **JUDGE_SETTINGS[protocol]), server
 
 
 def is_paid(base_url: str | None) -> bool:
@@ -215,8 +239,11 @@ def is_paid(base_url: str | None) -> bool:
 def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None, images: str | Path | None = None,
                  limit: int | None = None, judge_base_url: str | None = None, judge_model: str | None = None,
                  repeats: int = 1, price_per_1k: float = GPT4_PRICE_PER_1K, yes: bool = False,
+                 judge_protocol: str = "reference", protocol: str = "strict",
                  max_new_tokens: int = 64, seed: int = 0, verbose: bool = True) -> dict[str, Any] | None:
-    """SparklesEval for one model into `out`; None (nothing sent) when a paid judge lacks `yes`."""
+    """SparklesEval for one model into `out`; None (nothing sent) when a paid judge lacks `yes`.
+    `judge_protocol`: the judge prompt ('reference': this project's, with reference answers; 'paper');
+    `protocol`: how the model decodes its answers ('strict': greedy; 'paper': sampled as the paper)."""
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
     from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, run_sparkles_eval
@@ -225,10 +252,11 @@ def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None,
     out.mkdir(parents=True, exist_ok=True)
     data_file, image_dir = resolve_data("sparkles-eval", out, data, images, max(DEFAULT_N_EVAL, limit or 0))
     dialogues = load_eval_dialogues(data_file, limit)
-    judge, server = make_judge(out, judge_base_url, judge_model)
+    judge, server = make_judge(out, judge_base_url, judge_model, judge_protocol)
     try:
         paid = is_paid(judge_base_url)
-        cost = estimate_judge_cost(dialogues, judge, repeats=repeats, price_per_1k_tokens=price_per_1k)
+        cost = estimate_judge_cost(dialogues, judge, repeats=repeats, price_per_1k_tokens=price_per_1k,
+                                   protocol=judge_protocol)
         if verbose:
             if server is not None:
                 print(f"judge: the offline lite judge, started at {judge.base_url} (model {judge.model}); "
@@ -242,16 +270,16 @@ def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None,
             return None
         lookup = image_lookup(image_dir)
         started = time.time()
-        answer = answer_fn_for(model, data_file, max_new_tokens, seed)
+        answer = answer_fn_for(model, data_file, max_new_tokens, seed, protocol)
         summary = run_sparkles_eval(dialogues, answer, judge, out, image_lookup=lookup, repeats=repeats,
-                                    progress=_printer(len(dialogues), 10, verbose))
+                                    protocol=judge_protocol, progress=_printer(len(dialogues), 10, verbose))
     finally:
         if server is not None:
             server.close()
     summary.update(task="sparkles-eval", model=_model_name(model), data=str(data_file), images=str(image_dir),
                    limit=limit, judge_base_url=judge_base_url or "offline (loopback)", offline_judge=server is not None,
                    cost_estimate={"requests": cost.requests, "cached": cost.cached, "usd": round(cost.usd, 4)},
-                   max_new_tokens=max_new_tokens, elapsed_s=round(time.time() - started, 1))
+                   protocol=protocol, max_new_tokens=max_new_tokens, elapsed_s=round(time.time() - started, 1))
     write_json(out / "summary.json", summary)
     report_run(out, lookup)
     return summary
@@ -349,9 +377,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                  "for lite-table: where to look for SparklesEval runs")
     parser.add_argument("--data", type=Path, default=None, help="BISON / NLVR2 / SparklesEval file (default: "
                                                                 "the lite sets, generated into OUT/data)")
-    parser.add_argument("--images", type=Path, default=None, help="image folder (default: DATA's folder/images)")
+    parser.add_argument("--images", type=Path, default=None, help="image folder (default: images/ beside DATA's "
+                                                                  "annotations/ folder, else beside DATA)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items")
-    parser.add_argument("--retries", type=int, default=0, help="re-ask unparsable BISON/NLVR2 replies N times")
+    parser.add_argument("--protocol", choices=("strict", "paper"), default="strict",
+                        help="strict: greedy, asked once, unparsable = wrong; paper: sampled at T=1.0, top_p 0.9, "
+                             "BISON/NLVR2 asked again until the reply parses")
+    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS,
+                        help="--protocol paper: asks per BISON/NLVR2 item at most (then it counts as wrong)")
+    parser.add_argument("--prompt", choices=("lite", "paper"), default="lite",
+                        help="BISON/NLVR2 prompt: one line (lite) or several sentences as the paper's")
+    parser.add_argument("--judge-protocol", choices=("reference", "paper"), default="reference",
+                        help="SparklesEval judge prompt: paper (captions, questions, answers; the paper's format) "
+                             "or reference (this project's addition: reference answers too)")
     parser.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge (default: the offline "
                                                                "lite judge on loopback)")
     parser.add_argument("--judge-model", default=None, help="judge model name, e.g. gpt-4o")
@@ -360,7 +398,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="USD per 1k judge tokens, for the cost estimate")
     parser.add_argument("--yes", action="store_true", help="accept the cost of a paid judge")
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: 48 (choice), 64 (SparklesEval)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for sampled retries")
+    parser.add_argument("--seed", type=int, default=0, help="seed for sampled answers (--protocol paper)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
     parser.add_argument("--results", type=Path, default=None, help="lite-table: saved table (default: shipped)")
 
@@ -377,6 +415,9 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         print("--limit must be >= 1", file=sys.stderr)
         return 2
+    if args.max_attempts < 1:
+        print("--max-attempts must be >= 1", file=sys.stderr)
+        return 2
     from sparkles_lite.eval.model_answer import set_eval_threads
 
     set_eval_threads(args.threads)
@@ -385,24 +426,26 @@ def run(args: argparse.Namespace) -> int:
             summary = run_sparkles(args.model, args.out, data=args.data, images=args.images, limit=args.limit,
                                    judge_base_url=args.judge_base_url, judge_model=args.judge_model,
                                    repeats=args.repeats, price_per_1k=args.price_per_1k, yes=args.yes,
+                                   judge_protocol=args.judge_protocol, protocol=args.protocol,
                                    max_new_tokens=args.max_new_tokens or 64, seed=args.seed)
         except (ValueError, RuntimeError) as e:
             print(f"eval: {e}", file=sys.stderr)
             return 2
         if summary is None:
             return 3
-        keys = ("n", "n_judged", "n_failed", "A1", "A2", "overall")
+        keys = ("n", "n_judged", "n_failed", "A1", "A2", "overall", "judge_protocol")
         print(json.dumps({k: summary.get(k) for k in keys} | {"criteria": summary["criteria"]}, indent=1))
     else:
         try:
             summary = run_choice(args.task, args.model, args.out, data=args.data, images=args.images,
-                                 limit=args.limit, retries=args.retries, max_new_tokens=args.max_new_tokens or 48,
-                                 seed=args.seed)
+                                 limit=args.limit, protocol=args.protocol, max_attempts=args.max_attempts,
+                                 prompt_style=args.prompt, max_new_tokens=args.max_new_tokens or 48, seed=args.seed)
         except ValueError as e:
             print(f"eval: {e}", file=sys.stderr)
             return 2
         ci = summary["ci95"]
-        print(f"{args.task}: accuracy {100 * summary['accuracy']:.1f}% [95% CI {100 * ci[0]:.1f}, {100 * ci[1]:.1f}] "
-              f"on n={summary['n']} ({summary['unparsable']} unparsable, {summary['retried']} retried)")
+        print(f"{args.task} ({args.protocol} protocol): accuracy {100 * summary['accuracy']:.1f}% "
+              f"[95% CI {100 * ci[0]:.1f}, {100 * ci[1]:.1f}] on n={summary['n']} ({summary['unparsable']} unparsable, "
+              f"{summary['retried']} asked again, {summary['mean_attempts']:.2f} asks per item)")
     print(f"wrote {args.out / 'summary.json'} and {args.out / 'report.html'}")
     return 0

@@ -8,6 +8,19 @@ a reply that starts with X, continuing the prompt's "the answer is"; 2: an asser
 match" imply the other option). The strongest level decides: at level 3 the last statement
 wins; at levels 1-2 every mention must imply the same option, otherwise the reply is
 ambiguous and counted as unparsable (None), never guessed.
+
+How this differs from the official `extract_answer` (HYPJUDY/Sparkles `evaluate.py`), which reads only
+the text after the last "Therefore" (a reply without that word is unparsable, so every lite answer,
+"The answer is IMAGE#2.", would be), and there takes the option named first, reading "not <first
+option>" as the second. On the cases its comments list (`tests/test_eval_extraction.py` has them all):
+
+* "Therefore, IMAGE#2 is not the correct match." -- the official code returns IMAGE#2 (its comment
+  says None: unparsable); here IMAGE#1, since the negation follows the option.
+* "Therefore, the answer is TRUE for Image#2 and FALSE for Image#1. In conclusion, ..." -- official
+  None; here TRUE, the option "the answer is" names (a per-image answer is no verdict on the pair,
+  so the official reading is the better one here).
+* 'Therefore, the statement "A man is sitting" cannot be true and is FALSE.' -- the comment says
+  FALSE, but both the official code and this one find both options and return None.
 """
 
 from __future__ import annotations

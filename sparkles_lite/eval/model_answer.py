@@ -7,6 +7,8 @@ their placeholders appear, which is the order of the messages' `ImageRef`s.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 
 import torch
@@ -32,20 +34,25 @@ def images_in_order(messages: list[Message], images: Mapping[str, Image.Image]) 
     return [images[i] for i in ids]
 
 
+def sampling_seed(seed: int, messages: list[Message], attempt: int) -> int:
+    """A seed for one sampled answer, from the run's seed, the conversation and the attempt: items draw
+    independently, a re-ask draws anew, and a resumed or repeated run draws the same."""
+    text = json.dumps([seed, attempt, [(m.role, m.content) for m in messages]], ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
 def model_answer_fn(model, max_new_tokens: int = 48, do_sample: bool = False, seed: int = 0,
                     temperature: float = 1.0, top_p: float = 1.0) -> AnswerFn:
     """An `AnswerFn` for a `SparklesChat` (any preset: lite or real checkpoints).
 
-    The first ask decodes as configured (greedy by default: deterministic, so resumed runs and
-    re-runs agree). A retry (`attempt` > 0, see `protocols.call_answer`) samples with seed
-    `seed + attempt`, so a re-ask can give a different reply and is still reproducible.
+    Greedy by default (deterministic: resumed runs and re-runs agree; asking again gives the same
+    reply). With `do_sample` every ask samples, seeded by `sampling_seed`, so it is reproducible too.
     """
     def answer(messages: list[Message], images: Mapping[str, Image.Image], attempt: int = 0) -> str:
         pixels = images_in_order(messages, images)
-        sample = do_sample or attempt > 0
-        if sample:
-            torch.manual_seed(seed + attempt)
-        out = model.generate(list(messages), pixels, max_new_tokens=max_new_tokens, do_sample=sample,
+        if do_sample:
+            torch.manual_seed(sampling_seed(seed, messages, attempt))
+        out = model.generate(list(messages), pixels, max_new_tokens=max_new_tokens, do_sample=do_sample,
                              temperature=temperature, top_p=top_p)
         return out.text
 

@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,30 @@ from sparkles_lite.data.schema import Message
 # Conversation so far (ending with a user message holding IMAGE#<id><Img><ImageHere></Img>
 # placeholders) and the images by id -> the assistant's reply.
 AnswerFn = Callable[[list[Message], Mapping[str, Image.Image]], str]
+
+
+@dataclass(frozen=True)
+class ChoiceProtocol:
+    """How a BISON/NLVR2 answer is decoded and whether an unparsable one is asked again."""
+
+    name: str
+    do_sample: bool
+    temperature: float = 1.0
+    top_p: float = 1.0
+    reask: bool = False  # ask again until the reply parses (up to --max-attempts)
+
+    def decoding(self) -> dict[str, Any]:
+        return {"do_sample": self.do_sample, "temperature": self.temperature if self.do_sample else None,
+                "top_p": self.top_p if self.do_sample else None}
+
+
+CHOICE_PROTOCOLS: dict[str, ChoiceProtocol] = {
+    # this project's default: reproducible, and a reply that does not answer is wrong
+    "strict": ChoiceProtocol("strict", do_sample=False),
+    # the official evaluation: its chat always samples (temperature 1.0, top_p 0.9) and evaluate.py
+    # asks again while `extract_answer` finds no option
+    "paper": ChoiceProtocol("paper", do_sample=True, temperature=1.0, top_p=0.9, reask=True),
+}
 
 
 def call_answer(answer_fn: AnswerFn, messages: list[Message], images: Mapping[str, Image.Image],
