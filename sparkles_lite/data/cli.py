@@ -1,4 +1,4 @@
-"""`python -m sparkles_lite data {validate,generate,llm-generate}`."""
+"""`python -m sparkles_lite data {validate,show,stats,generate,llm-generate}`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from sparkles_lite.data.images import default_image_root
+from sparkles_lite.data.io import DataFormatError
 from sparkles_lite.data.validate import FORMATS, validate_file
 
 
@@ -14,9 +16,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     v = sub.add_parser("validate", help="check a dialogue / SparklesEval / BISON / NLVR2 / per-turn file")
     v.add_argument("path", type=Path)
-    v.add_argument("--images", type=Path, default=None, help="image folder: also check every image opens")
+    v.add_argument("--images", type=Path, default=None, help="image folder: also check every image opens (default: "
+                                                             "images/ beside the file's annotations/ folder, if there)")
     v.add_argument("--max-errors", type=int, default=50)
     v.add_argument("--format", choices=(*FORMATS, "auto"), default="auto")
+
+    show = sub.add_parser("show", help="write a data file as an HTML page: each item with its images inline")
+    show.add_argument("path", type=Path)
+    show.add_argument("--images", type=Path, default=None, help="image folder (default: as for validate)")
+    show.add_argument("--out", type=Path, required=True, help="the HTML page to write")
+    show.add_argument("--first", type=int, default=20, help="show the first N items")
+
+    st = sub.add_parser("stats", help="items, images, turns, words per question/answer, common question openings")
+    st.add_argument("path", type=Path)
+    st.add_argument("--top", type=int, default=10, help="how many question openings to list")
+    st.add_argument("--plot", type=Path, default=None, help="also save a matplotlib figure (PNG) here")
 
     g = sub.add_parser("generate", help="write the lite-world SparklesDialogue dataset")
     g.add_argument("--out", type=Path, required=True)
@@ -41,7 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "validate":
-        report = validate_file(args.path, args.format, args.images, args.max_errors)
+        images = args.images
+        if images is None and args.path.parent.name == "annotations" and default_image_root(args.path).is_dir():
+            images = default_image_root(args.path)
+            print(f"checking images in {images} (images/ beside annotations/)", file=sys.stderr)
+        report = validate_file(args.path, args.format, images, args.max_errors)
+        for w in report.warnings[:args.max_errors]:
+            print(f"warning: {w}")
         for e in report.errors:
             print(e)
         if report.errors:
@@ -50,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(report.summary())
         return 0
+    if args.data_command in ("show", "stats"):
+        return _show_or_stats(args)
     if args.data_command == "generate":
         from sparkles_lite.data.lite_tasks import write_lite_dataset
         try:
@@ -70,3 +92,29 @@ def run(args: argparse.Namespace) -> int:
                                  rejects_path=args.rejects)
     print(summary)
     return 0 if summary.accepted or summary.skipped else 1
+
+
+def _show_or_stats(args: argparse.Namespace) -> int:
+    from sparkles_lite.data.browse import write_dataset_page
+    from sparkles_lite.data.stats import dataset_stats, format_stats, plot_stats
+
+    try:
+        if args.data_command == "show":
+            if args.first < 1:
+                print("data show: --first must be >= 1", file=sys.stderr)
+                return 2
+            print(f"wrote {write_dataset_page(args.path, args.out, args.images, args.first)}")
+            return 0
+        stats = dataset_stats(args.path)
+    except DataFormatError as e:
+        print(f"data {args.data_command}: {e} (`data validate` lists every problem)", file=sys.stderr)
+        return 2
+    print(format_stats(stats, args.top))
+    if args.plot is not None:
+        import matplotlib
+        matplotlib.use("Agg")
+        fig = plot_stats(stats)
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.plot, dpi=100)
+        print(f"wrote {args.plot}")
+    return 0

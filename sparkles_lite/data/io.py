@@ -45,14 +45,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, USER, Dialogue, ImageRef, Message, TurnExample,
-                                       placeholder_ids)
+from sparkles_lite.data.schema import (ANY_PLACEHOLDER_RE, ASSISTANT, IMAGE_BLOCK, USER, Dialogue, ImageRef, Message,
+                                       TurnExample, placeholder_ids)
 
 HUMAN_TAG, ASSISTANT_TAG = "###Human: ", "###Assistant: "
 TURN_KEYS = ("uniform_question", "instruction", "answer", "tgt_imgs")
 _MENTION_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
-# A placeholder, with the id written before it when there is one: `IMAGE#12<Img>...` or a bare `<Img>...`.
-_ANY_BLOCK_RE = re.compile(r"(?:IMAGE#([A-Za-z0-9_\-]+))?" + re.escape(IMAGE_BLOCK))
 
 
 @dataclass(frozen=True)
@@ -368,7 +366,7 @@ def turn_from_dict(d: Any, where: str = "turn") -> TurnExample:
     history = [Message(role, text) for role, text in pairs]
     k = 0
     for m in history:
-        for block in _ANY_BLOCK_RE.finditer(m.content):
+        for block in ANY_PLACEHOLDER_RE.finditer(m.content):
             if m.role == ASSISTANT:
                 problems.append(Problem(None, "an assistant answer in the instruction contains a placeholder"))
             elif k >= len(refs):

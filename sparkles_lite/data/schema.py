@@ -15,6 +15,9 @@ USER, ASSISTANT = "user", "assistant"
 
 # IMAGE#<id> followed by a placeholder block; ids are letters, digits, '_' or '-'.
 _BLOCK_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)" + re.escape(IMAGE_BLOCK))
+# Any placeholder block, with the id written before it when there is one (LLaVA-for-Sparkles items
+# also write a bare `<Img><ImageHere></Img>`): group 1 is the id or None.
+ANY_PLACEHOLDER_RE = re.compile(r"(?:IMAGE#([A-Za-z0-9_\-]+))?" + re.escape(IMAGE_BLOCK))
 
 
 @dataclass
