@@ -21,8 +21,9 @@ A = Path(__file__).resolve().parent.parent / "sparkles_lite" / "assets" / "lite"
 DATA_LM = ("Text-only SparklesDialogue-lite generated on the fly (never the same example twice): 2-turn dialogues, "
            "multi-image questions, captions, BISON-/NLVR2-style prompts, with each image's 9 slot words "
            "(size, colour, shape x left/centre/right) in place of the image.")
-DATA_S1 = ("Generated single-image captions (each run a fresh set of `n_train`, listed with its run below), MiniGPT-4 "
-           "prompt `<Img><ImageHere></Img> Describe this image.`")
+DATA_S1 = ("Generated single-image captions (each run a fresh set of `n_train`, listed with its run below), asked "
+           "`<Img><ImageHere></Img> Describe this image.` (after MiniGPT-4's alignment prompts such as `<Img><ImageHere>"
+           "</Img> Describe this image in detail.`; MiniGPT-4's first stage has no text prompt).")
 IMAGE_BLOCK_NOTE = ("The image block: every model on the lite LM puts the LM's ' ' text token between an image's 9 tokens and "
                     "`</Img>` (`SparklesChat.after_image`), as in the text the LM was pretrained on "
                     "(`<Img> w1 ... w9 </Img>`). Runs written under `runs/s14/` were the first trained that way; the "

@@ -22,7 +22,7 @@ from sparkles_lite.eval import prompts
 from sparkles_lite.world import NUMBER_WORDS, Scene, Thing
 
 DIALOGUE_TASKS = ("select", "count", "more", "common", "describe")
-CAPTION_PROMPT = f"{IMAGE_BLOCK} Describe this image."  # MiniGPT-4's stage-1 prompt, shortened
+CAPTION_PROMPT = f"{IMAGE_BLOCK} Describe this image."  # after MiniGPT-4's alignment prompts, shortened
 
 
 @dataclass

@@ -29,9 +29,11 @@ RESULTS_FILE = assets.ASSETS / "results.json"
 
 
 def build_table(n: int = 400, device: str = "auto", batch_size: int = 128,
-                models: dict[str, str] | None = None, sparkles_eval_n: int | None = 150) -> dict:
+                models: dict[str, str] | None = None, sparkles_eval_n: int | None = 150,
+                judge_protocol: str = "reference") -> dict:
     """Exact-scored lite tasks for every model and the text oracle; SparklesEval-lite (offline judge
-    over loopback, the same client path as GPT) for the models unless `sparkles_eval_n` is None."""
+    over loopback, the same client path as GPT) for the models unless `sparkles_eval_n` is None, with
+    `judge_protocol`'s prompt ('reference': this project's, with reference answers; 'paper')."""
     from sparkles_lite.eval.cli import run_sparkles
 
     dev = pick_device(device)
@@ -40,9 +42,9 @@ def build_table(n: int = 400, device: str = "auto", batch_size: int = 128,
 
     def judge(title: str, model) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            summary = run_sparkles(model, tmp, limit=sparkles_eval_n, verbose=False)
+            summary = run_sparkles(model, tmp, limit=sparkles_eval_n, verbose=False, judge_protocol=judge_protocol)
         judged[title] = {k: summary.get(k) for k in ("A1", "A2", "overall", "ci95", "criteria", "n_judged",
-                                                     "n_failed")}
+                                                     "n_failed", "judge_protocol")}
         print(f"{title}: SparklesEval-lite {judged[title]['overall']}", flush=True)
 
     for title, name in (models or MODEL_ROWS).items():
@@ -63,9 +65,13 @@ def build_table(n: int = 400, device: str = "auto", batch_size: int = 128,
 
 
 def format_sparkles_eval(results: dict) -> str:
-    """Markdown: SparklesEval-lite scores (1-10, offline judge) per model."""
+    """Markdown: SparklesEval-lite scores (1-10, offline judge) per model, with the judge prompt named."""
     judged = results.get("sparkles_eval") or {}
-    lines = ["| model | SparklesEval-lite A1 | A2 | overall | n judged |", "|---|---|---|---|---|"]
+    protocols = {s.get("judge_protocol", "reference") for s in judged.values()}
+    names = {"reference": "this project's judge prompt, with reference answers",
+             "paper": "the paper's judge prompt, no reference answers"}
+    lines = [f"SparklesEval-lite judged with {' / '.join(names[p] for p in sorted(protocols))}:", "",
+             "| model | SparklesEval-lite A1 | A2 | overall | n judged |", "|---|---|---|---|---|"]
     for title, s in judged.items():
         lines.append(f"| {title} | {s['A1']:.2f} | {s['A2']:.2f} | {s['overall']:.2f} | {s['n_judged']} |")
     return "\n".join(lines)
@@ -81,8 +87,10 @@ def main() -> None:
     p.add_argument("--out", default=str(RESULTS_FILE))
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--judge-protocol", choices=("reference", "paper"), default="reference",
+                   help="SparklesEval-lite judge prompt (reference: this project's addition)")
     args = p.parse_args()
-    results = build_table(args.n, args.device, args.batch_size)
+    results = build_table(args.n, args.device, args.batch_size, judge_protocol=args.judge_protocol)
     Path(args.out).write_text(json.dumps(results, indent=1))
     print(format_table(results["rows"]))
     print(format_sparkles_eval(results))
