@@ -238,3 +238,71 @@ def test_cli_generate_writes_the_requested_counts(tmp_path, capsys):
                       "nlvr2.json": 3}
     assert main(["data", "generate", "--out", str(out), "--n-eval", "-1"]) == 2
     assert "counts must be >= 0" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- one declaration per layout
+
+def _mutations():
+    def set_(path, value):
+        def f(d):
+            target = d
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+        return f
+    return [
+        lambda d: d["dialogue"].pop(),
+        set_(("dialogue", 0, "role"), " User"),
+        lambda d: d["dialogue"][0]["images"].pop(),
+        set_(("dialogue", 2, "content"), "And IMAGE#c?"),
+        lambda d: d["dialogue"][0]["images"].reverse(),
+        set_(("dialogue", 1, "content"), f"IMAGE#a{B} is bigger."),
+        set_(("dialogue", 3, "content"), "  "),
+        set_(("dialogue", 3, "content"), "Unlike IMAGE#zz."),  # a warning only: accepted by both
+        set_(("dialogue", 0, "images"), "not a list"),
+        set_(("dialogue", 0), ["not", "a", "message"]),
+        set_(("dialogue",), {}),
+    ]
+
+
+@pytest.mark.parametrize("k", range(11))
+def test_validate_accepts_exactly_what_training_and_evaluation_read(tmp_path, k):
+    """`data validate` and the readers that `train --data` / `eval --data` use agree on every file."""
+    from sparkles_lite.data.io import DataFormatError, read_layout
+
+    bad = _good()
+    _mutations()[k](bad)
+    for fmt, items in (("dialogue", [_good(), bad]), ("eval", [{**_good(), "evaluation_id": 0},
+                                                              {**bad, "evaluation_id": 1}])):
+        report = _validate(tmp_path, items, fmt)
+        try:
+            read_layout(tmp_path / "x.json", fmt)
+            read = True
+        except DataFormatError as e:
+            read = False
+            assert str(e).startswith(str(report.errors[0])), (str(e), str(report.errors[0]))
+        assert report.ok == read, (fmt, [str(e) for e in report.errors])
+
+
+@pytest.mark.parametrize("layout,item", [
+    ("bison", {"caption": "c", "true_image_id": 1, "image_candidates": [{"image_id": i} for i in (1, 2, 3)]}),
+    ("bison", {"caption": "c", "true_image_id": 1, "image_candidates": [{"image_id": 1}, {"image_id": 2}]}),
+    ("nlvr2", {"identifier": "nodash", "sentence": "s", "label": "True"}),
+    ("nlvr2", {"identifier": "dev-1-0-0", "sentence": "s", "label": "True"}),
+    ("turns", {"uniform_question": f"<Img><ImageHere></Img> and IMAGE#2{B}?", "answer": "a",
+               "tgt_imgs": [{"image_id": 1}, {"image_id": 2}]}),
+    ("turns", {"uniform_question": f"IMAGE#2{B} and IMAGE#1{B}?", "answer": "a",
+               "tgt_imgs": [{"image_id": 1}, {"image_id": 2}]}),
+    ("turns", {"instruction": f"###Human: IMAGE#1{B}?", "answer": "a", "tgt_imgs": [{"image_id": 1}]}),
+])
+def test_validate_and_the_readers_agree_on_every_layout(tmp_path, layout, item):
+    from sparkles_lite.data.io import DataFormatError, read_layout
+
+    report = _validate(tmp_path, [item])
+    assert report.format == layout
+    try:
+        read_layout(tmp_path / "x.json")
+        read = True
+    except DataFormatError:
+        read = False
+    assert report.ok == read, [str(e) for e in report.errors]
