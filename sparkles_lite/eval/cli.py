@@ -151,6 +151,8 @@ def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int, p
     from sparkles_lite.eval.model_answer import model_answer_fn, oracle_answer_fn
     from sparkles_lite.eval.protocols import CHOICE_PROTOCOLS
 
+    if model == TEXT_ORACLE and CHOICE_PROTOCOLS[protocol].do_sample:
+        raise ValueError(f"--model {TEXT_ORACLE} decodes greedily; --protocol {protocol} is for models")
     if model != TEXT_ORACLE:
         decoding = CHOICE_PROTOCOLS[protocol]
         return model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed,
@@ -358,8 +360,8 @@ def lite_table(results_path: str | Path | None = None, runs: str | Path | None =
             from sparkles_lite.eval.table import format_sparkles_eval
             print("\n" + format_sparkles_eval(results))
     summaries = find_summaries(runs)
-    print("\nThe paper beside the lite models (lite SparklesEval: offline judge runs found under "
-          f"{runs if runs else '--out'}):\n")
+    print("\nThe paper beside the lite models (lite SparklesEval: the offline judge with this project's "
+          f"reference-based prompt, or runs found under {runs if runs else '--out'}):\n")
     print(paper_comparison(lite_numbers(results, summaries)))
     return 0 if results is not None else 1
 
