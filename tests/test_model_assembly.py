@@ -224,3 +224,12 @@ def test_after_image_text_is_unsupervised_text_of_the_users_message(tok):
         assert a.input_ids[last + 1:last + 1 + len(space)] == space and a.image_index[last + 1] == -1
         assert a.labels[last + 1] == IGNORE and a.message_index[last + 1] == a.message_index[last]
         assert tok.convert_ids_to_tokens(a.input_ids[last + 1 + len(space)]) == "</Img>"
+
+
+def test_a_per_turn_item_supervises_only_its_last_answer(tok):
+    """The paper's per-turn samples: loss on the last answer and its `###`; the earlier answer is context."""
+    a = assemble(two_turns(), tok, K, max_length=320, supervise="last")
+    assert supervised_tokens(tok, a) == ["Ġtwo", "Ġsquares", ".", "###"]
+    assert a.input_ids == assemble(two_turns(), tok, K, max_length=320).input_ids
+    with pytest.raises(ValueError, match="supervise"):
+        assemble(two_turns(), tok, K, max_length=320, supervise="first")

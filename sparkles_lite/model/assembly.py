@@ -46,16 +46,14 @@ class Assembled:
 SUPERVISE = ("all", "last")
 
 
-def render(messages: list[Message], add_generation_prompt: bool, bos: str | None, supervise: str = "all"
+def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
            ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
     """Template text, supervised character spans, and (start, end, message index) spans.
 
     The paper's format, character for character: `###Human: q1###Assistant: a1###Human: q2###Assistant: a2###`.
     One `###` sits between turns: the `###` that ends an answer (its stop marker, supervised with it)
-    is also the separator before the next `Human:`. `supervise`: 'all' answers or only the 'last'.
+    is also the separator before the next `Human:`.
     """
-    if supervise not in SUPERVISE:
-        raise ValueError(f"supervise must be one of {SUPERVISE}, got {supervise!r}")
     text = bos or ""
     supervised: list[tuple[int, int]] = []
     spans: list[tuple[int, int, int]] = []
@@ -68,8 +66,7 @@ def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
             text += SEP + "Assistant: "
             answer_start = len(text)
             text += m.content + SEP
-            if supervise == "all" or not any(x.role == ASSISTANT for x in messages[i + 1:]):
-                supervised.append((answer_start, len(text)))
+            supervised.append((answer_start, len(text)))
         else:
             raise AssemblyError(f"message {i}: unknown role {m.role!r}; expected 'user' or 'assistant'")
         after_answer = m.role == ASSISTANT
@@ -129,7 +126,11 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
 
 def _assemble_kept(messages: list[Message], tokenizer: PreTrainedTokenizerBase, k: int,
                    add_generation_prompt: bool, offset: int, after_image: str = "", supervise: str = "all") -> Assembled:
-    text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token, supervise)
+    if supervise not in SUPERVISE:
+        raise ValueError(f"supervise must be one of {SUPERVISE}, got {supervise!r}")
+    text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token)
+    if supervise == "last":  # a per-turn item: only its final answer (spans come in message order)
+        supervised = supervised[-1:]
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
     after_ids = tokenizer(after_image, add_special_tokens=False).input_ids if after_image else []
