@@ -106,3 +106,28 @@ def test_cost_estimate_before_and_after_a_run(tmp_path, judge_url):
     run_sparkles_eval(DIALOGUES, Model(), judge, tmp_path, image_lookup=lookup)
     after = estimate_judge_cost(DIALOGUES, judge, repeats=3)
     assert after.cached == 2 and after.requests == 4  # the model answered like the references
+
+
+def test_rejudge_scores_the_same_answers_with_the_papers_prompt(tmp_path):
+    """Logged answers judged again under the other protocol: the offline judge reads the paper's prompt
+    (no references) and answers in the paper's format; a correct answer still outscores a wrong one."""
+    from sparkles_lite.eval.judge import Judge
+    from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
+    from sparkles_lite.eval.sparkles_eval import rejudge, summarise
+
+    record = {"id": "0", "images": [["3", "a big red circle"], ["9", "a small blue square"]],
+              "questions": ["What is in IMAGE#3?", "Here is IMAGE#9. What is in IMAGE#9?"],
+              "answers": ["IMAGE#3 shows a big red circle.", "IMAGE#9 shows a small blue square."],
+              "references": ["IMAGE#3 shows a big red circle.", "IMAGE#9 shows a small blue square."]}
+    wrong = {**record, "id": "1", "answers": ["IMAGE#3 shows a small blue square.", "IMAGE#9 shows a big red circle."]}
+    server, base_url = start_judge_server()
+    try:
+        judge = Judge(model=MODEL_ID, cache_dir=tmp_path, base_url=base_url)
+        records = rejudge([record, wrong], judge, "paper")
+    finally:
+        server.close()
+    assert [r["judge_protocol"] for r in records] == ["paper", "paper"] and not any(r["failed"] for r in records)
+    assert records[0]["judgments"][0]["reply"].startswith("* Evaluating A1")
+    assert records[0]["judgments"][0]["stated_overall"]["A1"] == 10.0
+    summary = summarise(records)
+    assert summary["n_judged"] == 2 and records[0]["scores"]["A1 C1"] > records[1]["scores"]["A1 C1"]

@@ -120,6 +120,20 @@ def _run_dialogue(did: str, dialogue: Dialogue, answer_fn: AnswerFn, judge: Judg
             "judge_protocol": protocol, "meta": dialogue.meta}
 
 
+def rejudge(records: list[dict], judge: Judge, protocol: str, repeats: int = 1) -> list[dict]:
+    """The logged answers of a run (results.jsonl records) judged again with another protocol's prompt:
+    the same answers, so any change in the scores is the judge's. Returns new records for `summarise`."""
+    out = []
+    for r in records:
+        x = JudgeInput([(i, c) for i, c in r["images"]], r["questions"], r["answers"],
+                       [str(a) for a in r["references"]] if protocol == "reference" and all(r["references"]) else None)
+        judgments = [judge.judge(build_judge_prompt(x, protocol), repeat=k).to_dict() for k in range(repeats)]
+        ok = [j["scores"] for j in judgments if j["ok"]]
+        scores = {k: sum(s[k] for s in ok) / len(ok) for k in SCORE_KEYS} if ok else None
+        out.append({**r, "judgments": judgments, "scores": scores, "failed": scores is None, "judge_protocol": protocol})
+    return out
+
+
 def _answer_score(scores: dict[str, float], answer: str) -> float:
     return sum(scores[f"{answer} {c}"] for c in CRITERIA) / len(CRITERIA)
 
