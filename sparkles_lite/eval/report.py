@@ -43,7 +43,7 @@ def _judgments_table(judgments: list[dict], images: Thumbnails) -> str:
                         f"{escape(j['error'])}<pre>{escape(j['reply'] or '')}</pre></td></tr>")
             continue
         for k in SCORE_KEYS:
-            rows.append(f"<tr><td>repeat {j['repeat']}</td><td>{escape(k)}: <b>{escape(j['scores'][k])}</b></td>"
+            rows.append(f"<tr><td>repeat {j['repeat']}</td><td>{escape(k)}: <b>{escape(format(j['scores'][k], 'g'))}</b></td>"
                         f"<td>{images.text(j['explanations'].get(k, ''))}</td></tr>")
     return "<table><tr><th>judge</th><th>score</th><th>explanation</th></tr>" + "".join(rows) + "</table>"
 
