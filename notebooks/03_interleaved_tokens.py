@@ -91,7 +91,8 @@ fig.tight_layout();
 # introduce, in the order of their placeholders. The template (Vicuna v0, as in MiniGPT-4 and the paper)
 # joins them into one string: `<s>###Human: {question}###Assistant: {answer}###Human: ...`. Only the
 # **answers** (and the `###` that ends each answer) are supervised: the model learns to answer, not to
-# ask.
+# ask. Between two turns stands one `###`: the one that ends an answer (supervised with it, so the model
+# learns where to stop) also opens the next `Human:` turn, exactly as in the official code.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -103,6 +104,31 @@ text, supervised, spans = assembly.render(messages, add_generation_prompt=False,
 print("\nrendered template:")
 print(text)
 print("\nsupervised spans:", [text[a:b] for a, b in supervised])
+
+# %% [markdown]
+# ### Where the loss differs from the paper's
+#
+# * **One sequence, every answer.** The paper trains on *per-turn* samples (the files
+#   `SparklesDialogue{CC,VG}_turn{1,2}_{N}img.json`): turn 1 as `###Human: q1###Assistant: a1###`, turn 2
+#   as `###Human: q1###Assistant: a1###Human: q2###Assistant: a2###`, and in each the loss covers only the
+#   **last** answer and its `###` (a1 in turn 2 is context). This project trains a dialogue file as one
+#   sequence with **every** answer supervised, as above: the same answers are learnt from the same
+#   context, but the turn-1 text and images go through the LM once, where the paper's turn-2 sample runs
+#   them a second time. What changes is the weighting: the paper draws turn-1 files twice as
+#   often as turn-2 files, and averages each sample's loss over one answer; here the tokens of both
+#   answers share one average. Per-turn files still train as the paper's samples (`supervise="last"`,
+#   below), and `train --split-turns` / `--turn-ratio 2:1` give the paper's scheme for dialogue files.
+# * **No system sentence.** The official chat and evaluation prompt starts with "Give the following
+#   image: <Img>ImageContent</Img>. You will be able to see the image once I provide it to you. Please
+#   answer my questions." before the first `###Human:`, a sentence its training text never contains.
+#   This project leaves it out, so the model is asked in exactly the text it was trained on.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+per_turn = model.assemble(messages, supervise="last")
+whole = model.assemble(messages)
+for name, a in (("whole dialogue (this project)", whole), ("per-turn sample (the paper)", per_turn)):
+    print(f"{name:30s} supervised: {tok.decode([l for l in a.labels if l != IGNORE])!r}")
 
 # %% [markdown]
 # ## 2 · `<ImageHere>` → K positions
@@ -311,8 +337,9 @@ except AssemblyError as err:
 # Notice the cost of dropping: when the kept question names an image from a dropped turn (the last line
 # above), that image's pixels are gone with its turn. The model has to answer about an image it cannot
 # see, which is
-# why the paper keeps whole dialogues well inside Vicuna's 2048-token context, and why 32 tokens per
-# image (not 257) matters.
+# why dropping is the last resort, and why 32 tokens per image (not 257) matters. The paper does it
+# differently: its training cuts every sample's text at 1,024 tokens (the tokenizer's truncation, which
+# can end inside an image's positions), and its chat keeps the last 2,000 positions of the conversation.
 #
 # **`IMAGE#14` is a prefix of `IMAGE#1417`.** Inserting placeholders with plain string replacement puts an
 # image block *inside* another image's name. `sparkles_lite.data.schema.insert_placeholders` matches whole

@@ -27,7 +27,8 @@
 # 4. how a dialogue becomes training examples (one per answer);
 # 5. validation: what a broken file looks like to `sparkles_lite.data.validate`;
 # 6. the pitfalls of generating such data with an LLM, with the generator run against a local stand-in
-#    for GPT-4, and how to point it at a real endpoint.
+#    for GPT-4, and how to point it at a real endpoint;
+# 7. looking at a dataset as the official repository lets you: `data stats` and `data show`.
 
 # %% tags=["colab-setup"]
 # On Colab: install sparkles-lite from the repository (does nothing elsewhere).
@@ -220,9 +221,12 @@ for name, words in (("lite", words_lite), ("photos", words_photo)):
 # %% [markdown]
 # ## 4 · From dialogues to training examples
 #
-# Training predicts **every** answer, each from the conversation before it: a two-turn dialogue gives two
-# examples. Turn 2's example carries the whole turn-1 exchange, so its prompt holds all the images so far,
-# in the order of their placeholders: the order in which their tokens will be spliced in.
+# The paper trains on one example per answer, each from the conversation before it: a two-turn dialogue
+# gives two, and its per-turn files (`SparklesDialogue{CC,VG}_turn{1,2}_{N}img.json`) hold exactly these.
+# Turn 2's example carries the whole turn-1 exchange, so its prompt holds all the images so far, in the
+# order of their placeholders: the order in which their tokens will be spliced in. (This project trains
+# a dialogue file as one sequence with both answers supervised, which learns the same answers in one
+# pass, notebook 03; per-turn files and `train --split-turns` train these examples as the paper does.)
 # `sparkles_lite.data.turns.dialogue_to_turns` does the split and refuses a dialogue whose placeholders
 # and image lists disagree (one missing placeholder would shift every later image onto the wrong slot).
 
@@ -398,6 +402,39 @@ print("\nvalidate_file:", validate_file(out, image_root=PHOTOS).summary())
 #
 # or in Python: `generate_dialogues(pool, demo, "dialogues.jsonl", n_dialogues=500,
 # config=GeneratorConfig(base_url="http://localhost:8000/v1", model="Qwen/Qwen2.5-7B-Instruct"))`.
+
+# %% [markdown]
+# ## 7 · Looking at a dataset
+#
+# The official repository renders its dialogue files as HTML pages and plots their statistics
+# (`visualize_data_in_html.py`, `data_statistics.py`). The same for any file in any layout here:
+#
+# ```bash
+# python -m sparkles_lite data stats FILE [--plot stats.png]    # counts, words per message, question openings
+# python -m sparkles_lite data show FILE --out page.html        # each dialogue with its images inline
+# ```
+#
+# `--images` defaults to `images/` beside the file's `annotations/` folder, as the download lays it out.
+# Below, the shipped lite sample and the photo dialogues; the pages are written under `runs/` (open them
+# in a browser), and the first lite dialogue is shown here.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from IPython.display import HTML, display
+
+from sparkles_lite.data.browse import dataset_page, write_dataset_page
+from sparkles_lite.data.stats import dataset_stats, format_stats, plot_stats
+
+LITE_SAMPLE = PHOTOS.parent / "lite" / "sparkles_dialogue.json"
+for path, images in ((LITE_SAMPLE, LITE_SAMPLE.parent / "images"), (PHOTOS / "dialogues.json", PHOTOS)):
+    print(format_stats(dataset_stats(path), top=5).replace(str(PHOTOS.parent), "data_samples"))
+    page = write_dataset_page(path, RUNS / f"{path.parent.name}.html", images, first=10)
+    print(f"-> {page.name}: the first 10 dialogues with their images\n")
+
+# %%
+plot_stats(dataset_stats(PHOTOS / "dialogues.json"))
+plt.show()
+display(HTML(dataset_page(LITE_SAMPLE, LITE_SAMPLE.parent / "images", first=1)))
 # Start with a handful of dialogues, read the rejects file, and only then scale up: the cost of a bad
 # prompt grows with every call. Interrupting and rerunning the same command resumes where it stopped.
 #

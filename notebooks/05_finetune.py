@@ -81,7 +81,8 @@ print(f"{'trainable':>10}: {counts['trainable']:>10,} = {100 * counts['trainable
 # %% [markdown]
 # ## 2 · One multi-image question to follow through training
 #
-# Three held-out images and a question whose answer needs all of them.
+# A held-out question over several images (two to four; this one's are drawn below) whose answer needs all
+# of them.
 
 # %%
 example = LiteGenerator(20240 + SEED).single("more")

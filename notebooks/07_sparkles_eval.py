@@ -16,8 +16,9 @@
 # BISON and NLVR2 (notebook 08) ask one question with one right option. A *conversation* about several
 # images has no single right string, so the paper built **SparklesEval**: 150 two-turn dialogues, each
 # over 2 to 4 images, where the model answers question 1, then question 2 with its own first answer in
-# the history. A text-only **judge** (GPT-4 in the paper) reads the images' captions, the questions,
-# reference answers and the model's two answers, and scores each answer from 1 to 10 on three criteria:
+# the history. A text-only **judge** (GPT-4 in the paper) reads the images' captions, the questions
+# and the model's two answers (the paper's judge gets **no reference answers**), and scores each answer
+# from 1 to 10 on three criteria:
 #
 # * **C1** image understanding and reasoning,
 # * **C2** cross-image and cross-turn coherence,
@@ -27,15 +28,23 @@
 # The paper reports SparklesChat **8.56**, MiniGPT-4 **3.91** and GPT-4 itself (answering from captions)
 # **9.26** out of 10.
 #
+# Two judge prompts are available (`--judge-protocol`), both in this project's words. `paper` gives the
+# judge what the paper's judge gets, and asks for the paper's reply format. `reference`, the default and
+# **this project's addition**, also gives the reference answers the data holds and asks for one
+# machine-readable line per score: a judge that can compare with a good answer is steadier, and the
+# offline lite judge can then check an answer's conclusion, not only its facts. Either reply format is
+# read as the official parser reads it.
+#
 # This notebook:
 #
-# 1. prints the rubric and one judge prompt exactly as the judge receives it;
+# 1. prints the rubric and one judge prompt (this project's) exactly as the judge receives it;
 # 2. starts the **offline lite judge** (a local OpenAI-compatible server that knows every lite scene
 #    fact) and talks to it with the `openai` client, the same code path a GPT judge uses;
 # 3. scores MiniGPT-4-lite, SparklesChat-lite and the text oracle on SparklesEval-lite, beside the
 #    paper's numbers;
-# 4. shows the HTML report of a run;
-# 5. estimates what a real judge would cost, and shows how to point the evaluation at GPT-4o or a
+# 4. judges the same answers again with the paper's prompt;
+# 5. shows the HTML report of a run;
+# 6. estimates what a real judge would cost, and shows how to point the evaluation at GPT-4o or a
 #    vLLM server.
 
 # %% tags=["colab-setup"]
@@ -66,11 +75,12 @@ from transformers.utils import logging as hf_logging
 from sparkles_lite.data.lite_files import write_lite_dataset
 from sparkles_lite.data.schema import strip_placeholders
 from sparkles_lite.eval import cli as eval_cli
-from sparkles_lite.eval.judge import CRITERIA, SCORE_KEYS, SYSTEM_PROMPT, Judge, JudgeInput, build_judge_prompt
+from sparkles_lite.eval.judge import (CRITERIA, JUDGE_SETTINGS, SCORE_KEYS, SYSTEM_PROMPT, Judge, JudgeInput,
+                                      build_judge_prompt)
 from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
 from sparkles_lite.eval.model_answer import set_eval_threads
 from sparkles_lite.eval.report import render_sparkles_report, report_run
-from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, run_sparkles_eval, split_turns
+from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, rejudge, run_sparkles_eval, split_turns, summarise
 
 if SMOKE:
     N_ITEMS = min(N_ITEMS, 6)
@@ -199,7 +209,41 @@ ax.set_title(f"SparklesEval-lite ({len(dialogues)} dialogues) — stars: the pap
 ax.legend(loc="upper left", fontsize=8);
 
 # %% [markdown]
-# ## 4 · Reading a run: the HTML report
+# ## 4 · The same answers, judged as the paper judges
+#
+# The paper's judge is given less than the one above: the captions, the two questions and the model's
+# two answers, no reference answers, and it is asked for the paper's reply format (`* Evaluating A1`,
+# `- (C1) Explanation: "..." Rating: [[9]]`, ..., `Therefore, the overall rating of A1 is [[9]]`), at
+# temperature 1.0. `sparkles_eval.rejudge` sends the answers logged above to the offline judge again
+# with that prompt (`--judge-protocol paper` on the command line); its reply is read as the official
+# parser reads it: an answer's score is the mean of its three criteria, the stated overall rating is
+# kept but not used, as in the paper.
+
+# %%
+paper_judge = Judge(model=MODEL_ID, cache_dir=RUN / "judge_cache_paper", base_url=base_url,
+                    **JUDGE_SETTINGS["paper"])
+paper_summaries, paper_records = {}, {}
+for title, name in MODELS.items():
+    logged = [json.loads(line) for line in (RUN / name / "results.jsonl").read_text().splitlines()]
+    paper_records[title] = rejudge(logged, paper_judge, "paper")
+    paper_summaries[title] = summarise(paper_records[title])
+rows = ["| model | this project's prompt, with references | the paper's prompt, no references |", "|---|---|---|"]
+for title in MODELS:
+    rows.append(f"| {title} | {ci(summaries[title], 'overall')} | {ci(paper_summaries[title], 'overall')} |")
+display(Markdown(f"SparklesEval-lite overall [95% CI], the same answers judged twice (n = {len(dialogues)})\n\n"
+                 + "\n".join(rows)))
+print("The offline judge's reply to the paper's prompt, SparklesChat-lite's first dialogue:\n")
+print(paper_records["SparklesChat-lite"][0]["judgments"][0]["reply"])
+
+# %% [markdown]
+# Without references the judge can check only what an answer *states* against the captions. An answer
+# that names the right image without describing it, or says two images have nothing in common, states
+# no fact to check, and scores lower than with a reference to agree with; a fact-rich answer scores about
+# the same. Compare the models' order under each prompt, not the values: that order is what the paper's
+# table reports, and a prompt that changes it would make the two tables disagree.
+
+# %% [markdown]
+# ## 5 · Reading a run: the HTML report
 #
 # Scores alone hide *why*. Every run writes `report.html`: per dialogue, the images (hover an
 # `IMAGE#id` to see it), the questions, the model's answers, the reference answers and the judge's six
@@ -223,10 +267,10 @@ for t in range(2):
     print(f"Q{t + 1}: {r['questions'][t]}\n  model: {r['answers'][t]}\n  reference: {r['references'][t]}")
 j = r["judgments"][0]
 for key in SCORE_KEYS:
-    print(f"  {key}: {j['scores'][key]:2d}  {j['explanations'][key]}")
+    print(f"  {key}: {j['scores'][key]:4g}  {j['explanations'][key]}")
 
 # %% [markdown]
-# ## 5 · What a real judge would cost
+# ## 6 · What a real judge would cost
 #
 # The judge prompt is most of the cost: roughly (characters / 4) tokens per dialogue, plus ~150 reply
 # tokens, times the number of repeats (judging each dialogue k times measures the judge's own variance).
@@ -247,7 +291,7 @@ for label, price in [("GPT-4, $0.03/1k tokens", 0.03), ("GPT-4o, $0.0025/1k toke
         print(f"{label:28s} {n:3d} dialogues x {repeats} repeat(s): {est}")
 
 # %% [markdown]
-# ## 6 · Pointing it at a real judge
+# ## 7 · Pointing it at a real judge
 #
 # Nothing in the runner is specific to the lite judge: change the base URL, the model name and the key.
 # From the command line (a judge that is not on this machine prints its cost estimate and stops until

@@ -22,13 +22,15 @@
 #   Chance is 50 %.
 #
 # The paper reports SparklesChat **56.7 %** vs MiniGPT-4 **46.0 %** on BISON and **58.0 %** vs **51.3 %**
-# on NLVR2. This notebook runs the same protocol on the lite versions:
+# on NLVR2. This notebook runs the two tasks on the lite versions:
 #
 # 1. the two tasks, with example items and their images;
-# 2. getting an answer out of free text: the pitfalls of answer extraction;
+# 2. getting an answer out of free text: the pitfalls of answer extraction, and where this project's
+#    reading and the official one disagree;
 # 3. accuracy with 95 % confidence intervals for MiniGPT-4-lite, SparklesChat-lite and the text oracle
-#    (the frozen LM reading the true scene words instead of images);
-# 4. a bar chart, and a few failure cases with their images.
+#    (the frozen LM reading the true scene words instead of images), on this project's strict protocol;
+# 4. the paper's protocol beside it, and what the difference teaches;
+# 5. a bar chart, and a few failure cases with their images.
 
 # %% tags=["colab-setup"]
 # On Colab: install sparkles-lite from the repository (does nothing elsewhere).
@@ -86,8 +88,10 @@ print({task: len(v) for task, v in items.items()}, "items from", DATA["images"].
 # In BISON-lite the distractor differs from the true image in exactly one object or attribute, so the
 # whole caption must be checked, not just its first words. NLVR2-lite statements count across both
 # images, compare them, or ask whether both (or exactly one) contain something: they need the two
-# images *together*. The prompts are the paper's: both images, a step-by-step cue, and a sentence the
-# answer completes.
+# images *together*. The prompts give what the paper's give (both images, a step-by-step cue, and the
+# sentence the answer completes), but in one line: the paper's run to several sentences, ask the model
+# to start with "Let's think step by step." and to end with that sentence. `prompts.bison_prompt(caption,
+# "paper")` writes them in this project's words (`eval --prompt paper`); the lite LM never saw them.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -147,9 +151,39 @@ for replies, extract, options in [(BISON_REPLIES, extract_bison, ("IMAGE#1", "IM
         print(f"{reply!r:62s} {str(naive(reply, options)):8s} {e.choice} ({e.reason})")
 
 # %% [markdown]
+# **The official reader.** The paper's `extract_answer` (in its `evaluate.py`) looks only at the text after
+# the last "Therefore" and takes the option named first there. A reply without "Therefore" is unparsable
+# to it, so every lite answer ("The answer is IMAGE#2.") would be. Its comments list five replies and
+# what it returns for them; run on them, it disagrees with its own comments twice, and with this
+# package's reading twice (`tests/test_eval_extraction.py` holds them all):
+#
+# | reply | its comment | the official code | this package |
+# |---|---|---|---|
+# | Therefore, we cannot determine if the statement is true or false | None | None | None |
+# | Therefore, the statement "A man is sitting" cannot be true and is FALSE. | FALSE | None | None |
+# | Therefore, the answer is TRUE for Image#2 and FALSE for Image#1. In conclusion, ... | None | None | TRUE |
+# | Therefore, IMAGE#2 is not the correct match. | None | IMAGE#2 | IMAGE#1 |
+# | Therefore, the answer is IMAGE#1, because it more closely matches the caption than IMAGE#2. | IMAGE#1 | IMAGE#1 | IMAGE#1 |
+#
+# The official code reads "not" only right before the first option, so "IMAGE#2 is not the correct
+# match" becomes IMAGE#2; this package reads the negation after the option too. On the third reply the
+# official None is the better reading: a per-image answer is no verdict on the pair.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+OFFICIAL_CASES = [(extract_nlvr2, 'Therefore, the statement "A man is sitting" cannot be true and is FALSE.'),
+                  (extract_nlvr2, "Therefore, the answer is TRUE for Image#2 and FALSE for Image#1."),
+                  (extract_bison, "Therefore, IMAGE#2 is not the correct match."),
+                  (extract_bison, "The answer is IMAGE#2.")]
+for extract, reply in OFFICIAL_CASES:
+    e = extract(reply)
+    print(f"{reply!r:80s} -> {e.choice} ({e.reason})")
+
+# %% [markdown]
 # ## 3 · Accuracy, with confidence intervals
 #
-# Each model answers every item greedily (`eval_cli.run_choice`: the same runner as
+# Each model answers every item greedily, once, and a reply that names no option counts as wrong: this
+# project's `strict` protocol (`eval_cli.run_choice`: the same runner as
 # `python -m sparkles_lite eval --task bison`). With 150 items a 95 % interval is about ±8 points
 # wide: differences of a few points are noise. The intervals are Wilson intervals
 # (`sparkles_lite.eval.stats.wilson_ci`), sensible even near 0 % or 100 %.
@@ -253,7 +287,53 @@ for kind in sorted(set(kind_of.values())):
 display(Markdown("NLVR2-lite accuracy by statement kind\n\n" + "\n".join(rows)))
 
 # %% [markdown]
-# ## 4 · Failure cases
+# ## 4 · The paper's protocol
+#
+# The paper evaluates differently: its chat **samples** every answer (temperature 1.0, top_p 0.9), and
+# its evaluation **asks again** until `extract_answer` finds an option, with no limit. `--protocol paper`
+# does the same, capped by `--max-attempts`, and records every attempt. Below, both models on both tasks
+# under the two protocols, then SparklesChat-lite on prompts it never saw in training: the paper's
+# several-sentence prompts.
+
+# %%
+MAX_ATTEMPTS = 5
+paper_runs = {title: {task: eval_cli.run_choice(task, name, RUN / f"{name}-{task}-paper", data=DATA[task],
+                                                images=DATA["images"], limit=N_ITEMS, protocol="paper",
+                                                max_attempts=MAX_ATTEMPTS, seed=SEED, verbose=False)
+                      for task in TASKS} for title, name in MODELS.items()}
+N_LONG = min(N_ITEMS, 40)  # the long-prompt runs ask up to MAX_ATTEMPTS times: fewer items
+long_prompt = {protocol: eval_cli.run_choice("bison", "sparkleschat-lite", RUN / f"long-prompt-{protocol}",
+                                             data=DATA["bison"], images=DATA["images"], limit=N_LONG,
+                                             protocol=protocol, max_attempts=MAX_ATTEMPTS, prompt_style="paper",
+                                             seed=SEED, verbose=False)
+               for protocol in ("strict", "paper")}
+
+def row(title, task, s):
+    return (f"| {title} | {task.upper()}-lite | {s['prompt_style']} | {s['protocol']} | {100 * s['accuracy']:.1f} | "
+            f"{s['unparsable']} | {s['mean_attempts']:.2f} |")
+
+rows = ["| model | task | prompt | protocol | accuracy % | unparsable | asks per item |", "|---|---|---|---|---|---|---|"]
+for title in MODELS:
+    for task in TASKS:
+        rows.append(row(title, task, {**results[title][task], "prompt_style": "lite"}))
+        rows.append(row(title, task, paper_runs[title][task]))
+for protocol, s in long_prompt.items():
+    rows.append(row("SparklesChat-lite", "bison", s) + f" (n = {N_LONG})")
+display(Markdown("\n".join(rows)))
+print("a long-prompt reply:", json.loads((RUN / "long-prompt-paper" / "predictions.jsonl").read_text().splitlines()[0])["response"])
+
+# %% [markdown]
+# What the difference teaches. On the prompts they were trained for, the lite models always name an
+# option, so the paper's re-asking never fires and only sampling changes anything: a few answers flip,
+# well inside the intervals. The protocols part ways where replies stop parsing. On the paper's long
+# prompts SparklesChat-lite mostly writes something that names no option: the strict protocol counts
+# each as wrong, the paper's asks again and again and keeps the first reply that parses. Asked without
+# a limit, that reports the accuracy of the answers it could read, however many asks it took, and says
+# nothing of how often the model failed to answer at all. A number from the paper's protocol needs its
+# attempts beside it; a number from the strict one already includes the failures.
+
+# %% [markdown]
+# ## 5 · Failure cases
 #
 # Below, a few items SparklesChat-lite got wrong (or could not be parsed), with both images, the
 # model's reply and the true contents of each image (from `scenes.json`, the ground truth written with
@@ -287,13 +367,14 @@ else:
 #
 # ```bash
 # python -m sparkles_lite eval --model sparkleschat-lite --task bison --out runs/bison        # lite sets, generated
-# python -m sparkles_lite eval --model MODEL_DIR --task nlvr2 --data nlvr2_150.json --images nlvr2_images/ \
-#     --out runs/nlvr2 --retries 1
+# python -m sparkles_lite eval --model MODEL_DIR --task nlvr2 --protocol paper --prompt paper --out runs/nlvr2 \
+#     --data Sparkles/evaluation/NLVR2/annotations/sparkles_evaluation_nlvr2_annotations.json
 # ```
 #
-# Each run writes `predictions.jsonl` (resumable), `summary.json` (accuracy, Wilson CI, unparsable and
-# retried counts) and `report.html`. `--retries 1` re-asks unparsable replies once with sampling; the
-# summary says how many items needed it, so a retry never hides inside the accuracy.
+# With the official layout (`annotations/` beside `images/`) no `--images` is needed; a BISON image is the
+# file its `image_filename` names, an NLVR2 pair `<identifier minus its last part>-img0.png` and `-img1.png`,
+# as in the official code. Each run writes `predictions.jsonl` (resumable, every attempt kept),
+# `summary.json` (accuracy, Wilson CI, unparsable replies, asks per item) and `report.html`.
 #
 # **Exercise.** Make a BISON-lite variant where the distractor differs only in *size*
 # (`world.Thing(size=...)`), write it with `io.save_bison`, and run both models on it. Is size harder

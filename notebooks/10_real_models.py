@@ -90,7 +90,8 @@ from sparkles_lite.data.validate import validate_file
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train import common
 from sparkles_lite.train.common import length_grouped_batches
-from sparkles_lite.train.finetune import FeatureCache, batch_loss, file_items, heldout_loss
+from sparkles_lite.train.data import file_items
+from sparkles_lite.train.finetune import FeatureCache, batch_loss, heldout_loss
 
 torch.manual_seed(SEED)
 random.seed(SEED)
@@ -214,7 +215,7 @@ for e in report.errors[:10]:
     print(" ", e)
 assert report.ok, "fix the data first (see notebook 04, section 5)"
 
-items, load = file_items(DATA, IMAGES)
+items, load = file_items([DATA], IMAGES)
 assembled = [model.assemble(it.messages) for it in items]
 keys = [it.image_keys for it in items]
 lengths = [len(a) for a in assembled]

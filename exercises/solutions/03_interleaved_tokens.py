@@ -89,8 +89,10 @@ check_insert_placeholders(insert_placeholders)
 # Write `render_conversation(messages)` → `(text, spans)`. `messages` is a list of `Message(role,
 # content)`, roles `"user"` or `"assistant"` (anything else: raise `ValueError`).
 #
-# * `text`: each user message adds `###Human: {content}`, each assistant message adds
-#   `###Assistant: {content}###`.
+# * `text`: each assistant message adds `###Assistant: {content}###`; each user message adds
+#   `###Human: {content}`, except after an answer, whose closing `###` already stands before it: then it
+#   adds `Human: {content}`. One `###` between turns, as the paper writes it:
+#   `###Human: q1###Assistant: a1###Human: q2###Assistant: a2###`.
 # * `spans`: one `(start, end)` character span per assistant message, covering its content **and** the
 #   `###` that ends it, so the model learns to stop. `###Assistant: ` itself, the questions and
 #   the images are not supervised: their labels become -100.
@@ -104,7 +106,7 @@ def render_conversation(messages):
     text, spans = "", []
     for m in messages:
         if m.role == "user":
-            text += "###Human: " + m.content
+            text += ("" if text.endswith("###") else "###") + "Human: " + m.content
         elif m.role == "assistant":
             text += "###Assistant: "
             start = len(text)
