@@ -434,7 +434,7 @@ for path, images in ((LITE_SAMPLE, LITE_SAMPLE.parent / "images"), (PHOTOS / "di
 # %%
 plot_stats(dataset_stats(PHOTOS / "dialogues.json"))
 plt.show()
-display(HTML(dataset_page(LITE_SAMPLE, LITE_SAMPLE.parent / "images", first=1)))
+display(HTML(dataset_page(LITE_SAMPLE, LITE_SAMPLE.parent / "images", first=1, summary=False)))
 # Start with a handful of dialogues, read the rejects file, and only then scale up: the cost of a bad
 # prompt grows with every call. Interrupting and rerunning the same command resumes where it stopped.
 #

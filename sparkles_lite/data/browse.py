@@ -64,9 +64,10 @@ def item_html(obj: object, title: str, thumbs: Thumbnails) -> str:
     return f"<div class='item'><h3>{escape(title)}</h3>{body}</div>"
 
 
-def dataset_page(path: str | Path, images: str | Path | None = None, first: int = 20) -> str:
+def dataset_page(path: str | Path, images: str | Path | None = None, first: int = 20, summary: bool = True) -> str:
     """The HTML of `data show`: the file's first `first` items with their images (from `images`, else
-    `default_image_root`); a missing image shows as the reason, the page is still written."""
+    `default_image_root`); a missing image shows as the reason, the page is still written. `summary`:
+    head the page with the file, layout and counts (off for a page shown inside a notebook)."""
     path = Path(path)
     raw = load_items(path)
     layout = file_layout(path, raw) if raw else "dialogue"
@@ -86,8 +87,8 @@ def dataset_page(path: str | Path, images: str | Path | None = None, first: int 
     for i, obj in enumerate(objs):
         eid = getattr(obj, "evaluation_id", None) if not isinstance(obj, Dialogue) else obj.meta.get("evaluation_id")
         body.append(item_html(obj, f"{unit} {i}" + (f" (evaluation_id {eid})" if eid is not None else ""), thumbs))
-    summary = {"file": str(path), "layout": layout, "items": len(raw), "shown": len(objs), "images": str(root)}
-    return page(f"{path.name}: {LAYOUTS[layout].description}", summary, body, thumbs)
+    facts = {"file": str(path), "layout": layout, "items": len(raw), "shown": len(objs), "images": str(root)}
+    return page(f"{path.name}: {LAYOUTS[layout].description}", facts if summary else None, body, thumbs)
 
 
 def write_dataset_page(path: str | Path, out: str | Path, images: str | Path | None = None, first: int = 20) -> Path:
