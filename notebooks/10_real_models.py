@@ -284,7 +284,7 @@ from sparkles_lite.data.schema import Message
 
 first = items[0].messages[0]
 question = [Message("user", first.content, first.images)]
-photos = [load(r.image_id) for r in first.images]
+photos = [load(key) for key in items[0].image_keys[:len(first.images)]]  # keys: (image folder, image id)
 model.eval()
 answer = model.generate(question, photos, max_new_tokens=24)
 fig, axes = plt.subplots(1, len(photos), figsize=(2.2 * len(photos), 2.2))
