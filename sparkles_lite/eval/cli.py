@@ -32,6 +32,7 @@ from PIL import Image
 
 from sparkles_lite.assets import TEXT_ORACLE
 from sparkles_lite.data.schema import Dialogue
+from sparkles_lite.device import add_device_arguments
 
 TASKS = ("bison", "nlvr2", "sparkles-eval", "lite-table")
 DATA_FILES = {"bison": "bison.json", "nlvr2": "nlvr2.json", "sparkles-eval": "sparkles_eval.json"}
@@ -119,21 +120,26 @@ def resolve_data(task: str, out: Path, data: str | Path | None, images: str | Pa
 
 # ---------------------------------------------------------------- runs
 
-def _load_model(model: Any):
+def _load_model(model: Any, device: str, dtype: str):
     if isinstance(model, (str, Path)):
         from sparkles_lite.model.sparkles_chat import SparklesChat
 
-        return SparklesChat.from_pretrained(str(model)).eval()
+        loaded = SparklesChat.from_pretrained(str(model), device=device, dtype=dtype).eval()
+        print(loaded.precision.describe(), flush=True)
+        return loaded
     return model
 
 
-def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int):
-    """The `AnswerFn` for a model (name, dir, or loaded SparklesChat), or for `text-oracle`: the
-    shipped lite LM reading the true scene words, which needs the lite data's scenes.json."""
+def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int, device: str = "cpu",
+                  dtype: str = "auto"):
+    """The `AnswerFn` for a model (name or dir, loaded on `device` in `dtype`; or a loaded SparklesChat),
+    or for `text-oracle`: the shipped lite LM reading the true scene words, which needs the lite
+    data's scenes.json."""
+    from sparkles_lite.device import pick_device
     from sparkles_lite.eval.model_answer import model_answer_fn, oracle_answer_fn
 
     if model != TEXT_ORACLE:
-        return model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed)
+        return model_answer_fn(_load_model(model, device, dtype), max_new_tokens=max_new_tokens, seed=seed)
     from sparkles_lite.assets import LITE_LM
     from sparkles_lite.data.lite_files import SCENES_FILE, load_scenes
     from sparkles_lite.model.language import load_lm
@@ -145,7 +151,7 @@ def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int):
                          "the text oracle runs only on lite data (written with its scenes.json)")
     import torch
 
-    lm = load_lm(str(LITE_LM), dtype=torch.float32).eval()
+    lm = load_lm(str(LITE_LM), dtype=torch.float32).to(pick_device(device)).eval()
     return oracle_answer_fn(lm, load_tokenizer(LITE_LM), load_scenes(scenes_file), max_new_tokens)
 
 
@@ -169,9 +175,9 @@ def _printer(total: int, every: int, verbose: bool) -> Callable[[int, dict], Non
 def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | None = None,
                images: str | Path | None = None, limit: int | None = None, retries: int = 0,
                max_new_tokens: int = 48, seed: int = 0, verbose: bool = True,
-               model_name: str | None = None) -> dict[str, Any]:
-    """BISON or NLVR2 for one model (a name/dir, or a loaded SparklesChat: then say `model_name`)
-    into `out`; resumes a killed run; returns the summary."""
+               model_name: str | None = None, device: str = "cpu", dtype: str = "auto") -> dict[str, Any]:
+    """BISON or NLVR2 for one model (a name/dir, loaded on `device`, or a loaded SparklesChat: then say
+    `model_name`) into `out`; resumes a killed run; returns the summary."""
     from sparkles_lite.eval.choice_tasks import run_choice_task
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
@@ -181,7 +187,7 @@ def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | Non
     items, filenames = load_choice_items(task, data_file, limit)
     lookup = image_lookup(image_dir, filenames)
     started = time.time()
-    answer = answer_fn_for(model, data_file, max_new_tokens, seed)
+    answer = answer_fn_for(model, data_file, max_new_tokens, seed, device, dtype)
     summary = run_choice_task(task, items, answer, out, image_lookup=lookup, retries=retries, seed=seed,
                               progress=_printer(len(items), 25, verbose))
     summary.update(model=_model_name(model, model_name), data=str(data_file), images=str(image_dir), limit=limit,
@@ -215,8 +221,10 @@ def is_paid(base_url: str | None) -> bool:
 def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None, images: str | Path | None = None,
                  limit: int | None = None, judge_base_url: str | None = None, judge_model: str | None = None,
                  repeats: int = 1, price_per_1k: float = GPT4_PRICE_PER_1K, yes: bool = False,
-                 max_new_tokens: int = 64, seed: int = 0, verbose: bool = True) -> dict[str, Any] | None:
-    """SparklesEval for one model into `out`; None (nothing sent) when a paid judge lacks `yes`."""
+                 max_new_tokens: int = 64, seed: int = 0, verbose: bool = True, device: str = "cpu",
+                 dtype: str = "auto") -> dict[str, Any] | None:
+    """SparklesEval for one model (loaded on `device` in `dtype` when given by name) into `out`; None
+    (nothing sent) when a paid judge lacks `yes`."""
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
     from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, run_sparkles_eval
@@ -242,7 +250,7 @@ def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None,
             return None
         lookup = image_lookup(image_dir)
         started = time.time()
-        answer = answer_fn_for(model, data_file, max_new_tokens, seed)
+        answer = answer_fn_for(model, data_file, max_new_tokens, seed, device, dtype)
         summary = run_sparkles_eval(dialogues, answer, judge, out, image_lookup=lookup, repeats=repeats,
                                     progress=_printer(len(dialogues), 10, verbose))
     finally:
@@ -363,6 +371,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for sampled retries")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
     parser.add_argument("--results", type=Path, default=None, help="lite-table: saved table (default: shipped)")
+    add_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -385,8 +394,9 @@ def run(args: argparse.Namespace) -> int:
             summary = run_sparkles(args.model, args.out, data=args.data, images=args.images, limit=args.limit,
                                    judge_base_url=args.judge_base_url, judge_model=args.judge_model,
                                    repeats=args.repeats, price_per_1k=args.price_per_1k, yes=args.yes,
-                                   max_new_tokens=args.max_new_tokens or 64, seed=args.seed)
-        except (ValueError, RuntimeError) as e:
+                                   max_new_tokens=args.max_new_tokens or 64, seed=args.seed,
+                                   device=args.device, dtype=args.dtype)
+        except (ValueError, RuntimeError, FileNotFoundError) as e:
             print(f"eval: {e}", file=sys.stderr)
             return 2
         if summary is None:
@@ -397,8 +407,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             summary = run_choice(args.task, args.model, args.out, data=args.data, images=args.images,
                                  limit=args.limit, retries=args.retries, max_new_tokens=args.max_new_tokens or 48,
-                                 seed=args.seed)
-        except ValueError as e:
+                                 seed=args.seed, device=args.device, dtype=args.dtype)
+        except (ValueError, FileNotFoundError) as e:
             print(f"eval: {e}", file=sys.stderr)
             return 2
         ci = summary["ci95"]
