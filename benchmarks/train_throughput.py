@@ -93,10 +93,10 @@ def lite_tokenizer():
     return load_tokenizer(assets.LITE_LM)
 
 
-def build_model(name: str, device: torch.device, seed: int = 0) -> SparklesChat:
+def build_model(name: str, device: torch.device, seed: int = 0, dtype: str = "auto") -> SparklesChat:
     """The preset's shapes, random weights; frozen backbones in the precision training would choose."""
     cfg = preset(name)
-    precision = choose_precision(device)
+    precision = choose_precision(device, dtype)
     tokenizer = lite_tokenizer()  # any tokenizer will do: the full presets' samples are synthetic ids
     torch.manual_seed(seed)
     if name == "lite":
@@ -137,7 +137,8 @@ def _hf_backbones(cfg: SparklesConfig, arch: dict):
 
 # ---------------------------------------------------------------- samples
 
-def synthetic_samples(model: SparklesChat, n: int, rng: random.Random, equal: bool) -> tuple[list[Assembled], list[list]]:
+def synthetic_samples(model: SparklesChat, n: int, rng: random.Random, equal: bool,
+                      mean_tokens: int = MEAN_TOKENS) -> tuple[list[Assembled], list[list]]:
     """SparklesDialogue-like token layouts: BOS, user 1 (1-2 images), answer 1, user 2 (the rest), answer 2.
 
     Text ids are random (the cost of a token does not depend on its id); answers are supervised.
@@ -147,7 +148,7 @@ def synthetic_samples(model: SparklesChat, n: int, rng: random.Random, equal: bo
     samples, keys = [], []
     for i in range(n):
         n_img = rng.choice((2, 2, 3, 3, 4))
-        total = MEAN_TOKENS if equal else int(min(max_len, max(160, rng.gauss(MEAN_TOKENS, 110))))
+        total = mean_tokens if equal else int(min(max_len, max(160, rng.gauss(mean_tokens, 110))))
         text = max(8, total - 1 - n_img * k)
         user1, ans1, user2 = int(text * 0.12), int(text * 0.38), int(text * 0.12)
         ans2 = text - user1 - ans1 - user2
