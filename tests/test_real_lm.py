@@ -120,3 +120,15 @@ def test_the_attention_api_on_30_layers_of_9_heads(model):
     assert 0 < len(summary.tokens) <= 8 and "<|im_end|>" not in summary.tokens
     np.testing.assert_allclose(summary.mass.sum(-1), 1.0, atol=1e-3)  # every attention row: images + text
     assert summary.image_tokens.shape[-1] == K and model.lm.config._attn_implementation == "sdpa"
+
+
+def test_the_converted_gguf_is_a_plain_fp32_checkpoint_that_saves_again(smollm2_dir, tmp_path):
+    """GGUF loads keep `quantization_config: gguf` and refuse to save; the converted folder does not."""
+    from transformers import AutoModelForCausalLM
+
+    config = json.loads((smollm2_dir / "config.json").read_text())
+    assert "quantization_config" not in config and config["architectures"] == ["LlamaForCausalLM"]
+    lm = AutoModelForCausalLM.from_pretrained(smollm2_dir)
+    assert lm.dtype == torch.float32 and sum(p.numel() for p in lm.parameters()) == 134_515_008
+    lm.save_pretrained(tmp_path / "again")
+    assert (tmp_path / "again" / "model.safetensors").stat().st_size > 500e6
