@@ -205,8 +205,10 @@ class SparklesChat(nn.Module):
 
     def image_tokens(self, features: torch.Tensor, keep_attention: bool = False) -> torch.Tensor:
         """Patch features [N, P, Dv] (in the backbones' dtype) -> LLM-space image tokens [N, K, Dlm],
-        computed by the fp32 trainable layers (or under training's autocast)."""
-        return self.projection(self.pooling(features.float(), keep_attention=keep_attention))
+        computed by the fp32 trainable layers (under training's autocast the matmuls cast for themselves)."""
+        if not torch.is_autocast_enabled(features.device.type):
+            features = features.float()
+        return self.projection(self.pooling(features, keep_attention=keep_attention))
 
     def encode_images(self, images: list[Image.Image], keep_attention: bool = False) -> torch.Tensor:
         if not images:
