@@ -74,6 +74,7 @@ class SparklesChat(nn.Module):
         device = device if isinstance(device, torch.device) else pick_device(device)
         precision = choose_precision(device, dtype)
         weights = precision.weights
+        vision_weights = weights if config.vision.frozen else torch.float32  # a tower that trains stays fp32
         torch.manual_seed(seed)
         if config.vision.kind == "lite":
             vision_dir = config.vision.path or (assets.LITE_VISION if load_backbones else None)
@@ -81,7 +82,7 @@ class SparklesChat(nn.Module):
         elif config.vision.kind == "hf":
             if not config.vision.path:
                 raise ValueError(f"preset {config.name!r}: set config.vision.path to a CLIP/SigLIP checkpoint")
-            vision = HFVisionTower.from_pretrained(config.vision.path, dtype=weights)
+            vision = HFVisionTower.from_pretrained(config.vision.path, dtype=vision_weights)
         else:
             raise ValueError(f"unknown vision kind {config.vision.kind!r}")
         if config.lm.kind == "lite":
@@ -99,7 +100,7 @@ class SparklesChat(nn.Module):
             tokenizer, lm = AutoTokenizer.from_pretrained(config.lm.path), load_lm(config.lm.path, dtype=weights)
         else:
             raise ValueError(f"unknown lm kind {config.lm.kind!r}")
-        vision.to(weights), lm.to(weights)
+        vision.to(vision_weights), lm.to(weights)
         if config.lora.enabled:
             from sparkles_lite.model.lora import add_lora
             add_lora(lm, config.lora)
