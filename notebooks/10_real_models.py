@@ -259,7 +259,6 @@ print(f"stopped at {model.tokenizer.convert_ids_to_tokens(reply.token_ids[-1:])}
 # answer and its `<|im_end|>`, nothing else.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 report = validate_file(DATA, image_root=IMAGES)
 print(Path(DATA).name, "->", report.summary() if report.ok else f"{len(report.errors)} problems")
 for e in report.errors[:10]:
