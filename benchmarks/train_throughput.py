@@ -9,7 +9,8 @@ Every model is built from its preset's dimensions with random weights (nothing i
 the lite preset as shipped in shape (LiteViT + a Llama, the lite tokenizer); `smol` as SigLIP-B/16
 + SmolLM2-360M, `qwen` as CLIP ViT-B/16 + Qwen2.5-0.5B, `paper` as an EVA-CLIP-g-sized ViT (1408 x
 39) + 32 pooled tokens + a Vicuna-7B-sized Llama. Only the pooling queries and the projection
-train, as in SparklesChat; the frozen backbones run in bf16/fp16 on a GPU (fp32 on CPU).
+train, as in SparklesChat; the frozen backbones are held in the precision training picks
+(`sparkles_lite.device.choose_precision`: bf16 from compute capability 8.0, fp16 below, fp32 on CPU).
 
 Two loops over the same samples, same model, same optimizer:
 
@@ -53,6 +54,7 @@ if str(ROOT) not in sys.path:
 
 from sparkles_lite import assets  # noqa: E402
 from sparkles_lite.config import SparklesConfig, preset  # noqa: E402
+from sparkles_lite.device import choose_precision, pick_device  # noqa: E402
 from sparkles_lite.model.assembly import IGNORE, Assembled, collate, round_up  # noqa: E402
 from sparkles_lite.model.sparkles_chat import SparklesChat  # noqa: E402
 from sparkles_lite.train import common  # noqa: E402
@@ -91,22 +93,21 @@ def lite_tokenizer():
     return load_tokenizer(assets.LITE_LM)
 
 
-def build_model(name: str, device: torch.device, seed: int = 0) -> SparklesChat:
-    """The preset's shapes, random weights; frozen backbones in half precision on a GPU."""
+def build_model(name: str, device: torch.device, seed: int = 0, dtype: str = "auto") -> SparklesChat:
+    """The preset's shapes, random weights; frozen backbones in the precision training would choose."""
     cfg = preset(name)
+    precision = choose_precision(device, dtype)
     tokenizer = lite_tokenizer()  # any tokenizer will do: the full presets' samples are synthetic ids
     torch.manual_seed(seed)
     if name == "lite":
         from sparkles_lite.model.language import build_lite_lm
         from sparkles_lite.model.vision import LiteViT
         vision, lm = LiteViT(cfg.vision), build_lite_lm(cfg.lm, vocab_size=len(tokenizer))
-        model = SparklesChat(cfg, vision, lm, tokenizer)
+        model = SparklesChat(cfg, vision, lm, tokenizer, precision)
         return model.to(device)
-    half = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
-    backbone_dtype = half if device.type == "cuda" else torch.float32
-    with torch.device(device), default_dtype(backbone_dtype):
+    with torch.device(device), default_dtype(precision.weights):
         vision, lm = _hf_backbones(cfg, ARCH[name])
-    model = SparklesChat(cfg, vision, lm, tokenizer)
+    model = SparklesChat(cfg, vision, lm, tokenizer, precision)
     model.pooling.float().to(device)
     model.projection.float().to(device)
     return model
@@ -136,7 +137,8 @@ def _hf_backbones(cfg: SparklesConfig, arch: dict):
 
 # ---------------------------------------------------------------- samples
 
-def synthetic_samples(model: SparklesChat, n: int, rng: random.Random, equal: bool) -> tuple[list[Assembled], list[list]]:
+def synthetic_samples(model: SparklesChat, n: int, rng: random.Random, equal: bool,
+                      mean_tokens: int = MEAN_TOKENS) -> tuple[list[Assembled], list[list]]:
     """SparklesDialogue-like token layouts: BOS, user 1 (1-2 images), answer 1, user 2 (the rest), answer 2.
 
     Text ids are random (the cost of a token does not depend on its id); answers are supervised.
@@ -146,7 +148,7 @@ def synthetic_samples(model: SparklesChat, n: int, rng: random.Random, equal: bo
     samples, keys = [], []
     for i in range(n):
         n_img = rng.choice((2, 2, 3, 3, 4))
-        total = MEAN_TOKENS if equal else int(min(max_len, max(160, rng.gauss(MEAN_TOKENS, 110))))
+        total = mean_tokens if equal else int(min(max_len, max(160, rng.gauss(mean_tokens, 110))))
         text = max(8, total - 1 - n_img * k)
         user1, ans1, user2 = int(text * 0.12), int(text * 0.38), int(text * 0.12)
         ans2 = text - user1 - ans1 - user2
@@ -216,7 +218,7 @@ def naive_step(model: SparklesChat, batch: list[Assembled], pixels: torch.Tensor
     b.input_ids, b.labels = pad(b.input_ids, (0, extra), value=model.pad_id), pad(b.labels, (0, extra), value=IGNORE)
     b.attention_mask, b.image_mask = pad(b.attention_mask, (0, extra)), pad(b.image_mask, (0, extra))
     b = b.to(model.device)
-    with common.autocast(model.device):
+    with model.precision.autocast():
         features = model.patch_features(pixels.to(model.device))
         out = model(b, model.image_tokens(features))
     return out.loss, int(b.input_ids.numel()), int(b.attention_mask.sum())
@@ -224,7 +226,7 @@ def naive_step(model: SparklesChat, batch: list[Assembled], pixels: torch.Tensor
 
 def optimized_step(model: SparklesChat, batch: list[Assembled], features: torch.Tensor, pad_to_multiple: int = 1):
     b = collate(batch, model.pad_id, pad_to_multiple=pad_to_multiple).to(model.device)
-    with common.autocast(model.device):
+    with model.precision.autocast():
         loss = model.loss(b, model.image_tokens(features))  # LM head on supervised positions only
     return loss, int(b.input_ids.numel()), int(b.attention_mask.sum())
 
@@ -270,7 +272,7 @@ def bench_preset(name: str, device: torch.device, steps: int, batch_size: int, e
     params = [p for p in model.parameters() if p.requires_grad]
 
     def fresh_optimizer():
-        return torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0), common.grad_scaler(device)
+        return torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0), model.precision.grad_scaler()
 
     # naive: data order, pixels preprocessed once up front (decoding not charged), vision every step
     order = list(range(n))
@@ -334,7 +336,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", default=None, help="also write the JSON here")
     args = p.parse_args(argv)
 
-    device = common.pick_device(args.device)
+    device = pick_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     elif device.type == "cpu" and os.getloadavg()[0] > (os.cpu_count() or 1) - 0.5:

@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from sparkles_lite.chat import Chat, ChatError, load_image
+from sparkles_lite.device import add_device_arguments
 
 MODEL_ALIASES = {"lite": "sparkleschat-lite"}
 HELP_TEXT = "commands: /image PATH (add an image), /clear (new conversation), /quit; anything else is a question"
@@ -31,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (with --sample)")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (with --sample)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for --sample")
+    add_device_arguments(parser)
 
 
 def generation_settings(args: argparse.Namespace) -> dict:
@@ -38,13 +40,16 @@ def generation_settings(args: argparse.Namespace) -> dict:
                 top_p=args.top_p, seed=args.seed)
 
 
-def load_model(name: str):
+def load_model(name: str, device: str = "auto", dtype: str = "auto"):
+    """The model on its device; what was chosen and why goes to stderr (stdout is the answers)."""
     from transformers.utils import logging as hf_logging
 
     from sparkles_lite.model.sparkles_chat import SparklesChat
 
     hf_logging.disable_progress_bar()  # no 'Loading weights' bar in a chat
-    return SparklesChat.from_pretrained(MODEL_ALIASES.get(name, name)).eval()
+    model = SparklesChat.from_pretrained(MODEL_ALIASES.get(name, name), device=device, dtype=dtype).eval()
+    print(model.precision.describe(), file=sys.stderr)
+    return model
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except ChatError as e:
         return _fail(str(e))
     try:
-        model = load_model(args.model)
+        model = load_model(args.model, args.device, args.dtype)
     except (FileNotFoundError, KeyError, ValueError) as e:
         return _fail(f"cannot load model {args.model!r}: {e}")
     chat = Chat(model)

@@ -15,12 +15,16 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from sparkles_lite.device import add_device_arguments
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--minutes", type=float, default=3.0, help="stage-2 training time on this machine")
     p.add_argument("--n-dialogues", type=int, default=200)
     p.add_argument("--n-train", type=int, default=2000)
     p.add_argument("--eval-n", type=int, default=100)
+    add_device_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     result = finetune(finetune_args(stage=2, out=out / "stage2", init="minigpt4-lite", minutes=args.minutes,
                                     max_steps=100000, n_train=args.n_train, batch_size=32,
                                     eval_n=args.eval_n, quiet=True, log_lines=False, resume=False,
-                                    log_every=10))
+                                    log_every=10, device=args.device, dtype=args.dtype))
     b, a = result["before"], result["after"]
     print(f"{result['steps']} steps: held-out loss {b['heldout_loss']:.3f} -> {a['heldout_loss']:.3f}; "
           f"select accuracy {b['select_accuracy']:.2f} -> {a['select_accuracy']:.2f} (n={args.eval_n})")
@@ -61,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     question = ex.messages[0]
     print("Q:", question.content.replace("<Img><ImageHere></Img>", ""), "| truth:", ex.messages[1].content)
     for name in ("minigpt4-lite", "sparkleschat-lite"):
-        reply = SparklesChat.from_pretrained(name).eval().generate([question], pictures).text
+        model = SparklesChat.from_pretrained(name, device=args.device, dtype=args.dtype).eval()
+        reply = model.generate([question], pictures).text
         print(f"  {name}: {reply}")
 
     print("\n== 4. Shipped models on held-out lite images (95% CI) beside the paper ==")

@@ -67,3 +67,20 @@ def test_pretrain_throughput_reports_both_loops_and_grouping_pads_less():
     for loop in report["loops"].values():
         assert loop["steps"] == 3 and loop["sequences_per_s"] > 0 and loop["tokens_per_s"] > 0
     assert report["loops"]["grouped"]["padding_fraction"] < report["loops"]["random"]["padding_fraction"]
+
+
+def test_preset_memory_reports_activations_and_the_t4_arithmetic():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "preset_memory.py"), "--preset", "lite",
+                           "--device", "cpu", "--threads", "1", "--tokens", "120,240", "--steps", "1"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["precision"]["device"] == "cpu" and set(report["results"]) == {"120", "240"}
+    short, long = report["results"]["120"], report["results"]["240"]
+    assert len(short["step_ms"]) == 1 and short["median_step_ms"] > 0 and short["flops_per_step"] > 0
+    # activations grow with the sequence; the frozen weights are not counted among them
+    assert 0 < short["saved_activation_bytes"] < long["saved_activation_bytes"]
+    t4 = report["t4"]["per_length"]
+    assert t4["120"]["max_batch"] >= t4["240"]["max_batch"] > 0
+    assert report["t4"]["weights_fp16_gib"] == round(2 * (report["parameters"]["vision"] + report["parameters"]["lm"])
+                                                     / 2 ** 30, 2)

@@ -91,7 +91,7 @@ def test_resume_after_interruption_and_report_escapes_html(tmp_path, monkeypatch
             return f"{EVIL} The answer is IMAGE#2."
         return answer
 
-    monkeypatch.setattr(eval_cli, "_load_model", lambda model: None)
+    monkeypatch.setattr(eval_cli, "_load_model", lambda model, device, dtype: None)
     monkeypatch.setattr(model_answer, "model_answer_fn", fake_answer_fn)
     out = tmp_path / "b"
     args = ["eval", "--model", "fake", "--task", "bison", "--out", str(out), "--limit", "4",
@@ -111,7 +111,7 @@ def test_resume_after_interruption_and_report_escapes_html(tmp_path, monkeypatch
 
 def test_paid_judge_prints_cost_and_needs_yes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
-    monkeypatch.setattr(eval_cli, "_load_model", lambda model: pytest.fail("must not load the model"))
+    monkeypatch.setattr(eval_cli, "_load_model", lambda model, device, dtype: pytest.fail("must not load the model"))
     out = tmp_path / "paid"
     args = ["eval", "--model", "sparkleschat-lite", "--task", "sparkles-eval", "--out", str(out), "--limit", "3",
             "--data", str(SAMPLE / "sparkles_eval.json"), "--judge-base-url", "https://judge.example.invalid/v1",

@@ -160,7 +160,7 @@ def test_a_question_too_long_is_withdrawn(model, files):
 def cached_model(monkeypatch, model):
     """The CLI's model loading, served from the module's model (loading itself is tested once)."""
     loaded = []
-    monkeypatch.setattr(chat_cli, "load_model", lambda name: loaded.append(name) or model)
+    monkeypatch.setattr(chat_cli, "load_model", lambda name, device, dtype: loaded.append(name) or model)
     return loaded
 
 

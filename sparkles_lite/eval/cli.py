@@ -44,6 +44,7 @@ from PIL import Image
 
 from sparkles_lite.assets import TEXT_ORACLE
 from sparkles_lite.data.schema import Dialogue
+from sparkles_lite.device import add_device_arguments
 
 TASKS = ("bison", "nlvr2", "sparkles-eval", "lite-table")
 DEFAULT_MAX_ATTEMPTS = 10  # --protocol paper: the official code asks until it parses, without a cap
@@ -136,18 +137,22 @@ def resolve_data(task: str, out: Path, data: str | Path | None, images: str | Pa
 
 # ---------------------------------------------------------------- runs
 
-def _load_model(model: Any):
+def _load_model(model: Any, device: str, dtype: str):
     if isinstance(model, (str, Path)):
         from sparkles_lite.model.sparkles_chat import SparklesChat
 
-        return SparklesChat.from_pretrained(str(model)).eval()
+        loaded = SparklesChat.from_pretrained(str(model), device=device, dtype=dtype).eval()
+        print(loaded.precision.describe(), flush=True)
+        return loaded
     return model
 
 
-def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int, protocol: str = "strict"):
-    """The `AnswerFn` for a model (name, dir, or loaded SparklesChat), decoding as `protocol` says, or
-    for `text-oracle`: the shipped lite LM reading the true scene words (greedy), which needs the lite
-    data's scenes.json."""
+def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int, protocol: str = "strict",
+                  device: str = "cpu", dtype: str = "auto"):
+    """The `AnswerFn` for a model (name or dir, loaded on `device` in `dtype`; or a loaded SparklesChat),
+    decoding as `protocol` says, or for `text-oracle`: the shipped lite LM reading the true scene words
+    (greedy), which needs the lite data's scenes.json."""
+    from sparkles_lite.device import pick_device
     from sparkles_lite.eval.model_answer import model_answer_fn, oracle_answer_fn
     from sparkles_lite.eval.protocols import CHOICE_PROTOCOLS
 
@@ -155,7 +160,7 @@ def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int, p
         raise ValueError(f"--model {TEXT_ORACLE} decodes greedily; --protocol {protocol} is for models")
     if model != TEXT_ORACLE:
         decoding = CHOICE_PROTOCOLS[protocol]
-        return model_answer_fn(_load_model(model), max_new_tokens=max_new_tokens, seed=seed,
+        return model_answer_fn(_load_model(model, device, dtype), max_new_tokens=max_new_tokens, seed=seed,
                                do_sample=decoding.do_sample, temperature=decoding.temperature, top_p=decoding.top_p)
     from sparkles_lite.assets import LITE_LM
     from sparkles_lite.data.lite_files import SCENES_FILE, load_scenes
@@ -168,7 +173,7 @@ def answer_fn_for(model: Any, data_file: Path, max_new_tokens: int, seed: int, p
                          "the text oracle runs only on lite data (written with its scenes.json)")
     import torch
 
-    lm = load_lm(str(LITE_LM), dtype=torch.float32).eval()
+    lm = load_lm(str(LITE_LM), dtype=torch.float32).to(pick_device(device)).eval()
     return oracle_answer_fn(lm, load_tokenizer(LITE_LM), load_scenes(scenes_file), max_new_tokens)
 
 
@@ -193,9 +198,9 @@ def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | Non
                images: str | Path | None = None, limit: int | None = None, protocol: str = "strict",
                max_attempts: int = DEFAULT_MAX_ATTEMPTS, prompt_style: str = "lite",
                max_new_tokens: int = 48, seed: int = 0, verbose: bool = True,
-               model_name: str | None = None) -> dict[str, Any]:
-    """BISON or NLVR2 for one model (a name/dir, or a loaded SparklesChat: then say `model_name`)
-    into `out`, on `protocol` ('strict' or 'paper'); resumes a killed run; returns the summary."""
+               model_name: str | None = None, device: str = "cpu", dtype: str = "auto") -> dict[str, Any]:
+    """BISON or NLVR2 for one model (a name/dir, loaded on `device`, or a loaded SparklesChat: then say
+    `model_name`) into `out`, on `protocol` ('strict' or 'paper'); resumes a killed run; returns the summary."""
     from sparkles_lite.eval.choice_tasks import run_choice_task
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
@@ -205,7 +210,7 @@ def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path | Non
     items, filenames = load_choice_items(task, data_file, limit, prompt_style)
     lookup = image_lookup(image_dir, filenames)
     started = time.time()
-    answer = answer_fn_for(model, data_file, max_new_tokens, seed, protocol)
+    answer = answer_fn_for(model, data_file, max_new_tokens, seed, protocol, device, dtype)
     summary = run_choice_task(task, items, answer, out, image_lookup=lookup, protocol=protocol,
                               max_attempts=max_attempts, seed=seed, progress=_printer(len(items), 25, verbose))
     summary.update(model=_model_name(model, model_name), data=str(data_file), images=str(image_dir), limit=limit,
@@ -242,10 +247,12 @@ def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None,
                  limit: int | None = None, judge_base_url: str | None = None, judge_model: str | None = None,
                  repeats: int = 1, price_per_1k: float = GPT4_PRICE_PER_1K, yes: bool = False,
                  judge_protocol: str = "reference", protocol: str = "strict",
-                 max_new_tokens: int = 64, seed: int = 0, verbose: bool = True) -> dict[str, Any] | None:
-    """SparklesEval for one model into `out`; None (nothing sent) when a paid judge lacks `yes`.
-    `judge_protocol`: the judge prompt ('reference': this project's, with reference answers; 'paper');
-    `protocol`: how the model decodes its answers ('strict': greedy; 'paper': sampled as the paper)."""
+                 max_new_tokens: int = 64, seed: int = 0, verbose: bool = True, device: str = "cpu",
+                 dtype: str = "auto") -> dict[str, Any] | None:
+    """SparklesEval for one model (loaded on `device` in `dtype` when given by name) into `out`; None
+    (nothing sent) when a paid judge lacks `yes`. `judge_protocol`: the judge prompt ('reference': this
+    project's, with reference answers; 'paper'); `protocol`: how the model decodes its answers ('strict':
+    greedy; 'paper': sampled as the paper)."""
     from sparkles_lite.eval.protocols import write_json
     from sparkles_lite.eval.report import report_run
     from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, run_sparkles_eval
@@ -272,7 +279,7 @@ def run_sparkles(model: Any, out: str | Path, *, data: str | Path | None = None,
             return None
         lookup = image_lookup(image_dir)
         started = time.time()
-        answer = answer_fn_for(model, data_file, max_new_tokens, seed, protocol)
+        answer = answer_fn_for(model, data_file, max_new_tokens, seed, protocol, device, dtype)
         summary = run_sparkles_eval(dialogues, answer, judge, out, image_lookup=lookup, repeats=repeats,
                                     protocol=judge_protocol, progress=_printer(len(dialogues), 10, verbose))
     finally:
@@ -403,6 +410,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for sampled answers (--protocol paper)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
     parser.add_argument("--results", type=Path, default=None, help="lite-table: saved table (default: shipped)")
+    add_device_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -429,8 +437,9 @@ def run(args: argparse.Namespace) -> int:
                                    judge_base_url=args.judge_base_url, judge_model=args.judge_model,
                                    repeats=args.repeats, price_per_1k=args.price_per_1k, yes=args.yes,
                                    judge_protocol=args.judge_protocol, protocol=args.protocol,
-                                   max_new_tokens=args.max_new_tokens or 64, seed=args.seed)
-        except (ValueError, RuntimeError) as e:
+                                   max_new_tokens=args.max_new_tokens or 64, seed=args.seed,
+                                   device=args.device, dtype=args.dtype)
+        except (ValueError, RuntimeError, FileNotFoundError) as e:
             print(f"eval: {e}", file=sys.stderr)
             return 2
         if summary is None:
@@ -441,8 +450,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             summary = run_choice(args.task, args.model, args.out, data=args.data, images=args.images,
                                  limit=args.limit, protocol=args.protocol, max_attempts=args.max_attempts,
-                                 prompt_style=args.prompt, max_new_tokens=args.max_new_tokens or 48, seed=args.seed)
-        except ValueError as e:
+                                 prompt_style=args.prompt, max_new_tokens=args.max_new_tokens or 48, seed=args.seed,
+                                 device=args.device, dtype=args.dtype)
+        except (ValueError, FileNotFoundError) as e:
             print(f"eval: {e}", file=sys.stderr)
             return 2
         ci = summary["ci95"]

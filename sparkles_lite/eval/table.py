@@ -19,7 +19,7 @@ from sparkles_lite.assets import TEXT_ORACLE
 from sparkles_lite.eval.lite_eval import EVAL_TASKS, evaluate, format_table, model_answerer, oracle_answerer
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.model.text_lm import generate_text_batch
-from sparkles_lite.train.common import pick_device
+from sparkles_lite.device import pick_device
 
 MODEL_ROWS = {"MiniGPT-4-lite (stage 1)": "minigpt4-lite",
               "control (stage 1 + matched caption steps)": "control-lite",

@@ -503,7 +503,7 @@ def _cut_answer(raw: str) -> str:
 
 
 def check_cut_answer(cut_answer) -> bool:
-    """Reference: `text_lm.answer_text` on decoded text: cut at the first `###`, strip spaces."""
+    """Reference: `ChatFormat.answer_text` (paper format) on decoded text: cut at the first `###`, strip spaces."""
     cases = [
         Case((" IMAGE#1 has a red circle.###Human: and IMAGE#2?###Assistant: a square",),
              hint="the model went on to write the next turn: keep only its answer"),

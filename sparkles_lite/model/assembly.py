@@ -1,10 +1,13 @@
 """Interleaved token assembly: a conversation with image placeholders -> model inputs.
 
-The conversation is rendered with the paper's template (`###Human: q1###Assistant: a1###Human: q2...`),
-tokenized once, and each `<ImageHere>` is expanded to K copies of itself: one position per image
-token, so a boolean mask says exactly where the projected image tokens are spliced in, and the
-position map says which position belongs to which image, which to text, which to which turn.
-Labels supervise only assistant text and the `###` that ends each answer: every answer of the
+The conversation format belongs to the LM. An LM whose tokenizer has a chat template (SmolLM2,
+Qwen2.5, Llama-3 instruct) gets that template, rendered by `tokenizer.apply_chat_template`; the lite
+LM and LMs without one (Vicuna) get the paper's `###Human: q1###Assistant: a1###Human: q2...`.
+Either way the text is tokenized once, and each `<ImageHere>` is expanded to K copies of itself: one
+position per image token, so a boolean mask says exactly where the projected image tokens are
+spliced in, and the position map says which position belongs to which image, which to text, which
+to which turn. Labels supervise only the assistant's text and the end-of-turn marker that closes it
+(`###`, `<|im_end|>`, `<|eot_id|>`...), which is also where generation stops: every answer of the
 conversation (this project's choice for whole dialogues), or only the last one (`supervise="last"`: a
 per-turn training item, as the paper trains).
 """
@@ -76,6 +79,115 @@ def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
     return text, supervised, spans
 
 
+def render_template(messages: list[Message], tokenizer: PreTrainedTokenizerBase, add_generation_prompt: bool
+                    ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
+    """`render` for an LM with a chat template: the template's own text, whatever it writes around the
+    messages (a default system prompt, role headers, its own BOS), and the same spans.
+
+    Each assistant message's supervised span (its content and the end-of-turn token after it) is found
+    by rendering growing prefixes of the conversation: the prompt up to the generation prompt, then the
+    same with the answer. A template whose prefixes do not extend each other (one that rewrites earlier
+    turns) cannot be trained on turn by turn, and is an error. The template's preamble before the first
+    message's content belongs to no message (-1), like the paper format's BOS.
+    """
+    dicts = [{"role": m.role, "content": m.content} for m in messages]
+    for i, m in enumerate(messages):
+        if m.role not in (USER, ASSISTANT):
+            raise AssemblyError(f"message {i}: unknown role {m.role!r}; expected 'user' or 'assistant'")
+    text = _apply_template(tokenizer, dicts, add_generation_prompt)
+    supervised: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, int]] = []
+    start = _find(text, messages[0].content.strip(), 0, "message 0") if messages else 0
+    for i, m in enumerate(messages):
+        upto = _apply_template(tokenizer, dicts[:i + 1], False)
+        if not text.startswith(upto):
+            raise AssemblyError(f"the chat template renders messages 0-{i} differently inside the whole "
+                                "conversation (it rewrites earlier turns): cannot assemble it turn by turn")
+        if m.role == ASSISTANT:
+            prompt = _apply_template(tokenizer, dicts[:i], True)
+            if not upto.startswith(prompt):
+                raise AssemblyError(f"message {i}: the chat template's generation prompt is not where "
+                                    "the assistant message begins")
+            answer_start = _find(upto, m.content.strip(), len(prompt), f"message {i}")
+            answer_end = answer_start + len(m.content.strip())
+            supervised.append((answer_start, answer_end + len(end_of_turn_at(tokenizer, upto, answer_end))))
+        spans.append((start, len(upto), i))
+        start = len(upto)
+    return text, supervised, spans
+
+
+def _apply_template(tokenizer: PreTrainedTokenizerBase, messages: list[dict], add_generation_prompt: bool) -> str:
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    except Exception as e:  # jinja2's TemplateError and whatever a template raises on purpose
+        raise AssemblyError(f"the tokenizer's chat template rejects this conversation: {e}") from None
+
+
+def _find(text: str, content: str, start: int, what: str) -> int:
+    at = text.find(content, start)
+    if at < 0:
+        raise AssemblyError(f"{what}: the chat template changes the message text, so its tokens cannot be located")
+    return at
+
+
+def end_of_turn_at(tokenizer: PreTrainedTokenizerBase, text: str, pos: int) -> str:
+    """The end-of-turn marker that follows an answer ending at `pos` (spaces before it included): the
+    longest special token there, e.g. `<|im_end|>`; an error if the template writes none."""
+    rest = text[pos:]
+    stripped = rest.lstrip(" ")
+    specials = sorted({t.content for t in tokenizer.added_tokens_decoder.values() if t.special}, key=len, reverse=True)
+    for token in specials:
+        if stripped.startswith(token):
+            return rest[:len(rest) - len(stripped) + len(token)]
+    raise AssemblyError(f"the chat template ends an answer with {rest[:20]!r}, not with a special token: "
+                        "there is no end-of-turn token to supervise and to stop generation at")
+
+
+@dataclass(frozen=True)
+class ChatFormat:
+    """How one LM's conversations become text, and where its answers end.
+
+    `template`: the tokenizer's chat template (`render_template`), else the paper's `###` format
+    (`render`). `stop_ids`: generation stops at any of these (the end-of-turn token and EOS); the
+    paper format on a tokenizer where `###` is several tokens stops at the string `stop_text` instead.
+    """
+
+    template: bool
+    stop_ids: tuple[int, ...]
+    stop_text: str
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: PreTrainedTokenizerBase, template: bool) -> "ChatFormat":
+        if not template:
+            sep = tokenizer.convert_tokens_to_ids(SEP)
+            single = sep is not None and sep != tokenizer.unk_token_id
+            return cls(False, (sep,) if single else (), SEP)
+        probe = [{"role": USER, "content": "Hi"}, {"role": ASSISTANT, "content": "Hello"}]
+        text = _apply_template(tokenizer, probe, False)
+        eot = end_of_turn_at(tokenizer, text, _find(text, "Hello", len(_apply_template(tokenizer, probe[:1], True)),
+                                                    "the probe answer") + len("Hello")).strip()
+        ids = [tokenizer.convert_tokens_to_ids(eot)]
+        if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+            ids.append(tokenizer.eos_token_id)
+        return cls(True, tuple(ids), eot)
+
+    def generate_kwargs(self, tokenizer: PreTrainedTokenizerBase, pad_id: int) -> dict:
+        """`generate(...)` arguments that stop at the end of the answer."""
+        if self.stop_ids:
+            return {"eos_token_id": list(self.stop_ids), "pad_token_id": pad_id}
+        return {"stop_strings": [self.stop_text], "tokenizer": tokenizer, "pad_token_id": pad_id}
+
+    def answer_length(self, ids: list[int]) -> int:
+        """How many of the generated `ids` are the answer: those before the first stop token."""
+        return next((i for i, t in enumerate(ids) if t in self.stop_ids), len(ids))
+
+    def answer_text(self, tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
+        """Generated ids -> answer: cut at the first stop (a token, or the text `###` where it is
+        several tokens), special tokens and padding dropped."""
+        text = tokenizer.decode(ids[:self.answer_length(ids)], skip_special_tokens=True)
+        return text.split(self.stop_text)[0].strip()
+
+
 def check_images(messages: list[Message]) -> int:
     """Placeholders and images must agree message by message: a mismatch is an error, never a guess."""
     total = 0
@@ -93,11 +205,12 @@ def check_images(messages: list[Message]) -> int:
 
 def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens_per_image: int,
              max_length: int, add_generation_prompt: bool = False, after_image: str = "",
-             supervise: str = "all") -> Assembled:
+             template: bool = False, supervise: str = "all") -> Assembled:
     """Token ids, labels and the position map for one conversation.
 
-    `after_image`: text placed after each image's K positions (before `</Img>`), for an LM pretrained
-    on a text view of images that has it there (the lite LM: `LITE_TEXT_AFTER_IMAGE`).
+    `template`: render with the tokenizer's chat template (`render_template`) instead of the paper's
+    format (`render`). `after_image`: text placed after each image's K positions (before `</Img>`), for
+    an LM pretrained on a text view of images that has it there (the lite LM: `LITE_TEXT_AFTER_IMAGE`).
     `supervise`: label every answer ('all') or only the last ('last').
 
     Too long? Whole turns (a user message and its answer) are dropped from the left, with a
@@ -110,7 +223,7 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
     first = 0
     while True:
         out = _assemble_kept(messages[first:], tokenizer, tokens_per_image, add_generation_prompt, offset=first,
-                             after_image=after_image, supervise=supervise)
+                             after_image=after_image, template=template, supervise=supervise)
         if len(out) <= max_length:
             break
         if first + 2 > users[-1]:
@@ -125,10 +238,14 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
 
 
 def _assemble_kept(messages: list[Message], tokenizer: PreTrainedTokenizerBase, k: int,
-                   add_generation_prompt: bool, offset: int, after_image: str = "", supervise: str = "all") -> Assembled:
+                   add_generation_prompt: bool, offset: int, after_image: str = "", template: bool = False,
+                   supervise: str = "all") -> Assembled:
     if supervise not in SUPERVISE:
         raise ValueError(f"supervise must be one of {SUPERVISE}, got {supervise!r}")
-    text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token)
+    if template:
+        text, supervised, spans = render_template(messages, tokenizer, add_generation_prompt)
+    else:
+        text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token)
     if supervise == "last":  # a per-turn item: only its final answer (spans come in message order)
         supervised = supervised[-1:]
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)

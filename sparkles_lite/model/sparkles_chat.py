@@ -7,6 +7,7 @@ overwritten in embedding space by that image's projected tokens, in order.
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,15 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import AddedToken
 
 from sparkles_lite import assets
 from sparkles_lite.config import SparklesConfig, preset
 from sparkles_lite.data.schema import IMAGE_TOKEN, LITE_TEXT_AFTER_IMAGE, Message
-from sparkles_lite.model.assembly import IGNORE, Assembled, Batch, assemble, collate
+from sparkles_lite.device import Precision, choose_precision, pick_device
+from sparkles_lite.model.assembly import IGNORE, Assembled, Batch, ChatFormat, assemble, collate
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.projection import build_projection
-from sparkles_lite.model.text_lm import answer_text, stop_kwargs
 from sparkles_lite.model.vision import HFVisionTower, LiteViT, check_state
 
 CONFIG_FILE, WEIGHTS_FILE = "sparkles_config.json", "trainable.safetensors"
@@ -38,7 +40,8 @@ class Generated:
 
 
 class SparklesChat(nn.Module):
-    def __init__(self, config: SparklesConfig, vision: nn.Module, lm: nn.Module, tokenizer):
+    def __init__(self, config: SparklesConfig, vision: nn.Module, lm: nn.Module, tokenizer,
+                 precision: Precision | None = None):
         super().__init__()
         self.config = config
         self.vision = vision
@@ -47,19 +50,31 @@ class SparklesChat(nn.Module):
         self.lm = lm
         self.tokenizer = tokenizer
         if tokenizer.convert_tokens_to_ids(IMAGE_TOKEN) in (None, tokenizer.unk_token_id):
-            tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
+            tokenizer.add_tokens([AddedToken(IMAGE_TOKEN, special=True, normalized=False)], special_tokens=True)
         self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        # The lite LM learned the paper's format; a Hugging Face LM speaks its own chat template if it has one.
+        self.chat_format = ChatFormat.for_tokenizer(
+            tokenizer, template=config.lm.kind != "lite" and bool(getattr(tokenizer, "chat_template", None)))
+        self.precision = precision or choose_precision(torch.device("cpu"), "fp32")
         self.freeze_backbones()
 
     # ------------------------------------------------------------ construction
     @classmethod
-    def from_config(cls, config: SparklesConfig, load_backbones: bool = True, seed: int = 0) -> "SparklesChat":
+    def from_config(cls, config: SparklesConfig, load_backbones: bool = True, seed: int = 0,
+                    device: str | torch.device = "cpu", dtype: str = "auto") -> "SparklesChat":
         """Build from a config: backbones from their paths (or the shipped lite ones), or random
-        (`load_backbones=False`, the tiny mode tests use: nothing is read from disk or the hub)."""
+        (`load_backbones=False`, the tiny mode tests use: nothing is read from disk or the hub).
+
+        `device` (`auto`, `cpu`, `cuda`, `mps`) and `dtype` (`auto`, `fp32`, `bf16`, `fp16`: the frozen
+        backbones' precision) as `sparkles_lite.device` chooses them; the trainable parts stay fp32."""
         from sparkles_lite.model.language import build_lite_lm, load_lm
         from sparkles_lite.model.tokenizer import lite_corpus, load_tokenizer, train_lite_tokenizer
 
+        device = device if isinstance(device, torch.device) else pick_device(device)
+        precision = choose_precision(device, dtype)
+        weights = precision.weights
+        vision_weights = weights if config.vision.frozen else torch.float32  # a tower that trains stays fp32
         torch.manual_seed(seed)
         if config.vision.kind == "lite":
             vision_dir = config.vision.path or (assets.LITE_VISION if load_backbones else None)
@@ -67,7 +82,7 @@ class SparklesChat(nn.Module):
         elif config.vision.kind == "hf":
             if not config.vision.path:
                 raise ValueError(f"preset {config.name!r}: set config.vision.path to a CLIP/SigLIP checkpoint")
-            vision = HFVisionTower.from_pretrained(config.vision.path)
+            vision = HFVisionTower.from_pretrained(config.vision.path, dtype=vision_weights)
         else:
             raise ValueError(f"unknown vision kind {config.vision.kind!r}")
         if config.lm.kind == "lite":
@@ -81,34 +96,54 @@ class SparklesChat(nn.Module):
             if not config.lm.path:
                 raise ValueError(f"preset {config.name!r}: set config.lm.path to a causal LM checkpoint")
             from transformers import AutoTokenizer
-            tokenizer, lm = AutoTokenizer.from_pretrained(config.lm.path), load_lm(config.lm.path)
+            # dtype always: a hub checkpoint otherwise loads in its stored dtype (often bf16, 20x slower on a CPU)
+            tokenizer, lm = AutoTokenizer.from_pretrained(config.lm.path), load_lm(config.lm.path, dtype=weights)
         else:
             raise ValueError(f"unknown lm kind {config.lm.kind!r}")
+        vision.to(vision_weights), lm.to(weights)
         if config.lora.enabled:
             from sparkles_lite.model.lora import add_lora
             add_lora(lm, config.lora)
         torch.manual_seed(seed)
-        return cls(config, vision, lm, tokenizer)
+        return cls(config, vision, lm, tokenizer, precision).to(device)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, load_backbones: bool = True) -> "SparklesChat":
+    def from_pretrained(cls, name_or_path: str | Path, load_backbones: bool = True,
+                        device: str | torch.device = "cpu", dtype: str = "auto") -> "SparklesChat":
         """A saved model directory, a shipped model name (`sparkleschat-lite`, `minigpt4-lite`,
-        `control-lite`) or a preset name (fresh projection)."""
+        `control-lite`) or a preset name (fresh projection); `device` and `dtype` as in `from_config`."""
         path = assets.resolve_model(str(name_or_path))
         if path is None:
-            return cls.from_config(preset(str(name_or_path)), load_backbones=load_backbones)
+            return cls.from_config(preset(str(name_or_path)), load_backbones=load_backbones, device=device,
+                                   dtype=dtype)
         meta = json.loads((path / CONFIG_FILE).read_text())
-        model = cls.from_config(SparklesConfig.from_dict(meta["config"]), load_backbones=load_backbones)
+        config = SparklesConfig.from_dict(meta["config"])
+        for part in ("vision", "lm"):
+            backbone = getattr(config, part)
+            backbone.path = locate_backbone(path, part, backbone.path, meta.get("backbones", {}).get(part))
+        model = cls.from_config(config, load_backbones=load_backbones, device=device, dtype=dtype)
         model.load_trainable(path / WEIGHTS_FILE)
         return model
 
     def save_pretrained(self, path: str | Path, extra: dict | None = None) -> None:
-        """Config (with backbone references) + only the trainable weights, as safetensors."""
+        """Config (with backbone references) + only the trainable weights, as safetensors.
+
+        A backbone on local disk is stored relative to the saved folder, with its absolute path beside
+        it, so the model loads from any working directory, and after the folder and its backbones
+        move together; a hub id stays an id."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         state = self.trainable_state_dict()
         save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(path / WEIGHTS_FILE))
-        meta = {"config": self.config.to_dict(), "trainable_tensors": sorted(state), **(extra or {})}
+        config = self.config.to_dict()
+        backbones = {}
+        for part in ("vision", "lm"):
+            local = config[part]["path"]
+            if local is not None and Path(local).exists():
+                absolute = os.path.abspath(local)
+                config[part]["path"] = os.path.relpath(absolute, os.path.abspath(path))
+                backbones[part] = {"relative_to_this_folder": config[part]["path"], "absolute": absolute}
+        meta = {"config": config, "backbones": backbones, "trainable_tensors": sorted(state), **(extra or {})}
         (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
@@ -167,10 +202,13 @@ class SparklesChat(nn.Module):
     def patch_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Vision-tower output; computed without gradients when the tower is frozen (cacheable)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.vision.frozen):
-            return self.vision(pixel_values.to(self.device))
+            return self.vision(pixel_values.to(self.device, self.precision.weights))
 
     def image_tokens(self, features: torch.Tensor, keep_attention: bool = False) -> torch.Tensor:
-        """Patch features [N, P, Dv] -> LLM-space image tokens [N, K, Dlm]."""
+        """Patch features [N, P, Dv] (in the backbones' dtype) -> LLM-space image tokens [N, K, Dlm],
+        computed by the fp32 trainable layers (under training's autocast the matmuls cast for themselves)."""
+        if not torch.is_autocast_enabled(features.device.type):
+            features = features.float()
         return self.projection(self.pooling(features, keep_attention=keep_attention))
 
     def encode_images(self, images: list[Image.Image], keep_attention: bool = False) -> torch.Tensor:
@@ -211,7 +249,7 @@ class SparklesChat(nn.Module):
                  supervise: str = "all") -> Assembled:
         return assemble(messages, self.tokenizer, self.tokens_per_image, self.config.max_length,
                         add_generation_prompt=add_generation_prompt, after_image=self.after_image,
-                        supervise=supervise)
+                        template=self.chat_format.template, supervise=supervise)
 
     # ------------------------------------------------------------ generation
     @torch.no_grad()
@@ -228,16 +266,17 @@ class SparklesChat(nn.Module):
         kwargs = dict(max_new_tokens=max_new_tokens, do_sample=do_sample, use_cache=use_cache)
         if do_sample:
             kwargs.update(temperature=temperature, top_p=top_p)
-        streamer = _CallbackStreamer(self.tokenizer, on_text) if on_text else None
+        streamer = _CallbackStreamer(self.tokenizer, self.chat_format, on_text) if on_text else None
         with self._attention_mode(output_attentions):
             out = self.lm.generate(inputs_embeds=self.embed(batch, tokens), attention_mask=batch.attention_mask,
                                    output_attentions=output_attentions, return_dict_in_generate=True,
-                                   streamer=streamer, **stop_kwargs(self.tokenizer, self.pad_id), **kwargs)
+                                   streamer=streamer, **self.chat_format.generate_kwargs(self.tokenizer, self.pad_id),
+                                   **kwargs)
         ids = out.sequences[0].tolist()
         attentions = None
         if output_attentions:
             attentions = tuple(tuple(layer[0].float().cpu() for layer in step) for step in out.attentions)
-        return Generated(answer_text(self.tokenizer, ids), ids, prompt, attentions)
+        return Generated(self.chat_format.answer_text(self.tokenizer, ids), ids, prompt, attentions)
 
     @torch.no_grad()
     def generate_batch(self, conversations: list[tuple[list[Message], list[Image.Image]]],
@@ -256,8 +295,9 @@ class SparklesChat(nn.Module):
             kept = [t[k:] for t, k in zip(image_tokens, skip) if t.shape[0] > k]
             tokens = torch.cat(kept, dim=0) if kept else self.encode_images([])
         out = self.lm.generate(inputs_embeds=self.embed(batch, tokens), attention_mask=batch.attention_mask,
-                               max_new_tokens=max_new_tokens, do_sample=False, **stop_kwargs(self.tokenizer, self.pad_id))
-        return [answer_text(self.tokenizer, row.tolist()) for row in out]
+                               max_new_tokens=max_new_tokens, do_sample=False,
+                               **self.chat_format.generate_kwargs(self.tokenizer, self.pad_id))
+        return [self.chat_format.answer_text(self.tokenizer, row.tolist()) for row in out]
 
     @contextmanager
     def _attention_mode(self, need_weights: bool) -> Iterator[None]:
@@ -273,6 +313,20 @@ class SparklesChat(nn.Module):
             self.lm.set_attn_implementation(previous)
 
 
+def locate_backbone(folder: Path, part: str, stored: str | None, local: dict | None) -> str | None:
+    """The backbone path a saved model names: a local folder, relative to the saved folder or else at its
+    absolute path, or a hub id / None as stored. A local one found in neither place is an error naming both."""
+    if not local:
+        return stored
+    relative = os.path.normpath(os.path.join(os.path.abspath(folder), local["relative_to_this_folder"]))
+    for candidate in (relative, local["absolute"]):
+        if Path(candidate).exists():
+            return candidate
+    raise FileNotFoundError(f"saved model {folder}: its {part} backbone is missing: not at {relative} "
+                            f"({local['relative_to_this_folder']} relative to the model folder) nor at "
+                            f"{local['absolute']}")
+
+
 def _dropped_images(messages: list[Message], prompt: Assembled, n_given: int) -> int:
     """How many of the conversation's images (placeholder order) went with the turns `assemble`
     dropped for length; checks first that one image was given per placeholder."""
@@ -286,8 +340,8 @@ def _dropped_images(messages: list[Message], prompt: Assembled, n_given: int) ->
 class _CallbackStreamer:
     """Minimal transformers streamer: decodes the growing answer and hands it to a callback."""
 
-    def __init__(self, tokenizer, callback: Callable[[str], None]):
-        self.tokenizer, self.callback, self.ids, self.first = tokenizer, callback, [], True
+    def __init__(self, tokenizer, chat_format: ChatFormat, callback: Callable[[str], None]):
+        self.tokenizer, self.chat_format, self.callback, self.ids, self.first = tokenizer, chat_format, callback, [], True
 
     def put(self, value: torch.Tensor) -> None:
         if self.first:  # generate() first hands over the prompt (empty with inputs_embeds)
@@ -295,8 +349,7 @@ class _CallbackStreamer:
             if value.numel() == 0 or value.dim() > 1:
                 return
         self.ids += value.flatten().tolist()
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
-        self.callback(text.split("###")[0].strip())
+        self.callback(self.chat_format.answer_text(self.tokenizer, self.ids))
 
     def end(self) -> None:
         pass

@@ -1,5 +1,5 @@
-"""Pieces every training loop here shares: device and precision, LR schedule, logging with
-throughput and MFU, step budgets from a time limit, and resumable checkpoints."""
+"""Pieces every training loop here shares: LR schedule, logging with throughput and MFU, step
+budgets from a time limit, and resumable checkpoints (device and precision: `sparkles_lite.device`)."""
 
 from __future__ import annotations
 
@@ -13,46 +13,7 @@ from pathlib import Path
 
 import torch
 
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True on CPUs with bf16 matrix units (Intel AMX or AVX512-BF16): there bf16 autocast trains
-    the lite models ~1.6x faster (measured); elsewhere bf16 is emulated and slower than fp32.
-    SPARKLES_CPU_BF16=0 or 1 overrides the detection."""
-    forced = os.environ.get("SPARKLES_CPU_BF16")
-    if forced in ("0", "1"):
-        return forced == "1"
-    return _cpu_supports("amx_tile") or _cpu_supports("avx512_bf16")
-
-
-def _cpu_supports(feature: str) -> bool:
-    """torch's CPU feature probe (`torch.cpu._is_<feature>_supported`); False where torch lacks it."""
-    probe = getattr(getattr(torch, "cpu", None), f"_is_{feature}_supported", None)
-    return bool(probe and probe())
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast where the GPU supports it, fp16 otherwise (use `grad_scaler`); on CPU bf16
-    where the CPU has bf16 units, else fp32. Weights and optimizer state stay fp32 either way."""
-    if device.type != "cuda":
-        if device.type == "cpu" and cpu_has_fast_bf16():
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
-
-
-def grad_scaler(device: torch.device) -> torch.amp.GradScaler:
-    """Enabled only for fp16 (e.g. a T4, which has no bf16): bf16 and fp32 need no scaling."""
-    enabled = device.type == "cuda" and not torch.cuda.is_bf16_supported()
-    return torch.amp.GradScaler("cuda", enabled=enabled)
+from sparkles_lite.device import cpu_has_fast_bf16, cpu_supports
 
 
 def pad_multiple(device: torch.device) -> int:
@@ -79,7 +40,7 @@ def peak_flops(device: torch.device) -> float:
             if key in name:
                 return flops
         return 100e12
-    amx = cpu_has_fast_bf16() and _cpu_supports("amx_tile")
+    amx = cpu_has_fast_bf16() and cpu_supports("amx_tile")
     return (2e12 if amx else 0.1e12) * max(1, torch.get_num_threads())
 
 

@@ -9,9 +9,10 @@ A conversation longer than the model's max_length loses its earliest turns (with
 whose last turn alone is too long is skipped. Both are counted and named in the log and the metrics.
 
 Speed, as a reader of the loop can see: frozen vision features are computed once per image and
-cached; batches are grouped by length and padded only to their longest member; bf16 autocast on
-GPUs that have it (fp16 + GradScaler otherwise); gradient accumulation; `torchrun
---nproc-per-node N` averages gradients across processes (gloo on CPU, nccl on GPU).
+cached; batches are grouped by length and padded only to their longest member; bf16 on GPUs
+with native bf16, fp16 + GradScaler on older ones (`sparkles_lite.device.choose_precision`); gradient
+accumulation; `torchrun --nproc-per-node N` averages gradients across processes (gloo on CPU, nccl on
+GPU), every process in every step, even one whose share of a small last batch is empty.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sparkles_lite.assets import resolve_model
 from sparkles_lite.data.images import ImageLoadError
 from sparkles_lite.data.io import DataFormatError
 from sparkles_lite.data.lite_tasks import LiteGenerator
+from sparkles_lite.device import add_device_arguments, pick_device
 from sparkles_lite.model.assembly import Assembled, AssemblyError, collate
 from sparkles_lite.model.lora import add_lora
 from sparkles_lite.model.sparkles_chat import SparklesChat
@@ -119,7 +121,7 @@ class FeatureCache:
         for start in tqdm(range(0, len(ordered), batch_size), desc=f"vision features {desc}", leave=False,
                           disable=quiet):
             images = [load(k) for k in ordered[start:start + batch_size]]
-            with torch.no_grad(), common.autocast(model.device):
+            with torch.no_grad(), model.precision.autocast():
                 chunks.append(model.patch_features(model.preprocess(images)))
         self.features = torch.cat(chunks) if chunks else None
 
@@ -130,7 +132,7 @@ class FeatureCache:
 def batch_loss(model: SparklesChat, assembled: list[Assembled], keys: list[list], cache: FeatureCache) -> torch.Tensor:
     batch = collate(assembled, model.pad_id, pad_to_multiple=common.pad_multiple(model.device)).to(model.device)
     flat = [k for ks in keys for k in ks]
-    with common.autocast(model.device):
+    with model.precision.autocast():
         tokens = model.image_tokens(cache(flat)) if flat else model.encode_images([])
         return model.loss(batch, tokens)
 
@@ -187,12 +189,19 @@ def runs_behind(init: str | None) -> list[dict]:
 
 
 def finetune(args: argparse.Namespace) -> dict:
+    """Train the projection (stage 1 or 2) into `args.out`; resumable; the same under torchrun.
+
+    Under torchrun every process takes its share of each global batch (`batch_size` per process) and
+    joins every all-reduce, with a zero gradient when its share is empty (a small last batch, or fewer
+    examples than processes): a process that skipped one would leave the others waiting for ever.
+    Rank 0 decides the learning rate and when to stop, logs, and writes checkpoints and the model."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = pick_device(args.device)
     if distributed:
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if distributed else 0
     world_size = dist.get_world_size() if distributed else 1
-    device = common.pick_device(args.device)
+    lead = rank == 0
     torch.manual_seed(args.seed)
     if args.data:  # read (and check) the data before loading a model: a bad file fails in a second
         data_paths = [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
@@ -203,39 +212,45 @@ def finetune(args: argparse.Namespace) -> dict:
         data_paths = None
         items, load = lite_items(args.stage, args.n_train, TRAIN_SEEDS[args.stage] + args.seed)
         val_items, val_load = lite_items(args.stage, args.n_val, VALIDATION_SEED + args.stage)
-    model = SparklesChat.from_pretrained(args.init or args.preset)
+    model = SparklesChat.from_pretrained(args.init or args.preset, device=device, dtype=args.dtype)
     if args.lora and not model.config.lora.enabled:
         add_lora(model.lm, model.config.lora)
         model.config.lora.enabled = True
         model.freeze_backbones()
-    model.to(device).train()
+        model.to(device)
+    model.train()
     counts = model.parameter_counts()
-    if rank == 0:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if distributed:  # the same starting point on every process, whatever each one's random state
+        for p in params:
+            dist.broadcast(p.data, src=0)
+    if lead:
+        print(model.precision.describe(), flush=True)
         print(f"trainable parameters: {counts['trainable']:,} of {sum(v for k, v in counts.items() if k != 'trainable'):,}"
               f" (vision {counts['vision']:,} frozen, LM {counts['lm']:,} frozen)", flush=True)
 
+    quiet = args.quiet or not lead
     assembled, keys, length_report = assemble_items(model, items)
     val_assembled, val_keys, val_report = assemble_items(model, val_items)
-    if rank == 0:
+    if lead:
         report_length(length_report, model.config.max_length, "training data")
         report_length(val_report, model.config.max_length, "held-out data")
     if not assembled:
         raise DataFormatError(f"no training item fits max_length={model.config.max_length} "
                               f"({len(items)} given, {len(length_report['skipped'])} too long)")
     items = [it for it in items if it.source not in {r["item"] for r in length_report["skipped"]}]
-    if rank == 0 and not val_assembled:
+    if lead and not val_assembled:
         print("held-out loss: not measured (too few items to hold any out)", flush=True)
     eval_n = args.eval_n if is_lite(model) else 0
-    if rank == 0 and args.eval_n and not eval_n:
+    if lead and args.eval_n and not eval_n:
         print("select accuracy: not measured (a lite-world task; this model is not a lite model)", flush=True)
-    cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train", quiet=args.quiet)
+    cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train", quiet=quiet)
     val_keys = [[("val", k) for k in ks] for ks in val_keys]
     val_cache = FeatureCache(model, [k for ks in val_keys for k in ks], lambda k: val_load(k[1]), desc="val",
-                             quiet=args.quiet)
+                             quiet=quiet)
 
-    params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
-    scaler = common.grad_scaler(device)
+    scaler = model.precision.grad_scaler()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path = out / "checkpoint.pt"
@@ -245,80 +260,100 @@ def finetune(args: argparse.Namespace) -> dict:
         model.load_state_dict(state["trainable"], strict=False)
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
-        print(f"resumed at step {step}/{total}")
+        if lead:
+            print(f"resumed at step {step}/{total}", flush=True)
 
-    before = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
-    if eval_n:
-        before["select_accuracy"] = select_accuracy(model, eval_n)
-    if rank == 0:
+    def evaluate() -> dict:
+        """Held-out loss (and select accuracy), on rank 0 only: the others would repeat its work."""
+        if not lead:
+            return {}
+        metrics = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
+        if eval_n:
+            metrics["select_accuracy"] = select_accuracy(model, eval_n)
+        return metrics
+
+    before = evaluate()
+    if lead:
         print(f"before: {before}", flush=True)
 
     # Per token the LM and the per-image-token layers run; the vision tower's features come from the cache.
     log = common.TrainLog(common.flops_per_token(sum(counts[k] for k in ("pooling", "projection", "lm")),
-                                                 counts["trainable"]), common.peak_flops(device))
+                                                 counts["trainable"]), common.peak_flops(device) * world_size)
     budget = common.StepBudget(total, args.minutes, start_step=step)
     rng = random.Random(args.seed * 7919 + step)
     history, started = [], time.time()
-    bar = tqdm(total=total, initial=step, desc=f"stage {args.stage}", disable=args.quiet or rank != 0)
+    bar = tqdm(total=total, initial=step, desc=f"stage {args.stage}", disable=quiet)
     lengths = [len(a) for a in assembled]
+
+    def lead_decides() -> tuple[float, bool]:
+        """(learning rate, stop now): rank 0's clock decides, so all processes stop at the same step."""
+        decision = torch.tensor([common.cosine_lr(budget.progress(step), args.lr), float(budget.done(step))],
+                                dtype=torch.float64, device=device)
+        if distributed:
+            dist.broadcast(decision, src=0)
+        return decision[0].item(), bool(decision[1].item())
+
     for batch_ids in batch_stream(items, lengths, args, world_size, rng):
-        if budget.done(step):
+        lr, finished = lead_decides()
+        if finished:
             break
         mine = batch_ids[rank::world_size]
-        micro = [mine[i::args.grad_accum] for i in range(args.grad_accum)]
-        lr = common.cosine_lr(budget.progress(step), args.lr)
         for g in opt.param_groups:
             g["lr"] = lr
         opt.zero_grad(set_to_none=True)
-        loss_value = 0.0
-        for part in micro:
+        # Each micro-batch's mean loss weighted by its share of the global batch: the all-reduced sum
+        # of gradients is then the gradient of the global batch's mean, however unevenly it split.
+        loss_sum = torch.zeros((), device=device)
+        for part in (mine[i::args.grad_accum] for i in range(args.grad_accum)):
             if not part:
                 continue
             loss = batch_loss(model, [assembled[i] for i in part], [keys[i] for i in part], cache)
-            scaler.scale(loss / len(micro)).backward()
-            loss_value += loss.item() / len(micro)
+            weight = len(part) / len(batch_ids)
+            scaler.scale(loss * weight).backward()
+            loss_sum += loss.detach().float() * weight
         if distributed:
             for p in params:
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= world_size
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                dist.all_reduce(p.grad)
+            dist.all_reduce(loss_sum)
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         scaler.step(opt)
         scaler.update()
         step += 1
         bar.update(1)
-        log.add(len(mine), sum(lengths[i] for i in mine))
-        if step % args.log_every == 0 and rank == 0:
-            row = log.emit(step, loss_value, lr)
+        log.add(len(batch_ids), sum(lengths[i] for i in batch_ids))
+        if step % args.log_every == 0 and lead:
+            row = log.emit(step, loss_sum.item(), lr)
             history.append(row)
             bar.set_postfix(loss=row["loss"], ms=row["ms_per_step"])
             if args.quiet and args.log_lines:
                 print(json.dumps(row), flush=True)
-        if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
+        if args.checkpoint_every and step % args.checkpoint_every == 0 and lead:
             common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(),
                                    optimizer=opt.state_dict(), step=step, total=total)
     bar.close()
-    after = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
-    if eval_n:
-        after["select_accuracy"] = select_accuracy(model, eval_n)
+    after = evaluate()
     data = {"files": [str(p) for p in data_paths] if data_paths else None, "n_heldout": len(val_assembled),
             "turn_ratio": args.turn_ratio, "split_turns": args.split_turns, "max_length": model.config.max_length,
             "n_truncated": len(length_report["truncated"]), "n_skipped": len(length_report["skipped"])}
     result = {"stage": args.stage, "steps": step, "total_steps": total, "batch_size": args.batch_size,
-              "n_train": len(assembled), "data": data,
+              "world_size": world_size, "n_train": len(assembled), "data": data,
               "length_changes": {k: length_report[k] for k in ("truncated", "skipped")},
-              "minutes": round((time.time() - started) / 60, 2), "before": before,
-              "after": after, "trainable_parameters": counts["trainable"], "init": args.init or args.preset,
-              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu", "history": history,
+              "minutes": round((time.time() - started) / 60, 2), "before": before, "after": after,
+              "trainable_parameters": counts["trainable"], "init": args.init or args.preset,
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
+              "precision": model.precision.as_dict(), "history": history,
               "command": getattr(args, "command", None), "earlier_runs": runs_behind(args.init)}
-    if rank == 0:
+    if lead:
         print(f"after: {after}", flush=True)
         common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(), optimizer=opt.state_dict(),
                                step=step, total=total)
         model.save_pretrained(out, extra={"training": {k: v for k, v in result.items() if k not in SUMMARY_OMITS}})
         (out / "train_metrics.json").write_text(json.dumps(result, indent=2))
     if distributed:
+        dist.barrier()  # nobody leaves (and nobody reads the folder) before rank 0 has written it
         dist.destroy_process_group()
     return result
 
@@ -338,14 +373,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--turn-ratio", default=None, metavar="T1:T2",
                    help="draw each batch from one per-turn file, weighted by its turn; the paper: 2:1")
     p.add_argument("--n-train", type=int, default=8000, help="lite examples to generate")
-    p.add_argument("--n-val", type=int, default=128, help="held-out examples for the before/after loss")
+    p.add_argument("--n-val", type=int, default=128, help="held-out examples for the before/after loss "
+                                                          "(with --data: the file's last N, not trained on)")
     p.add_argument("--max-steps", type=int, default=1500)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lora", action="store_true", help="also train LoRA adapters on the LM's attention")
-    p.add_argument("--device", default="auto")
+    add_device_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-n", type=int, default=100, help="select-task items before/after (0 = skip)")
     p.add_argument("--log-every", type=int, default=25)
@@ -371,7 +407,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:
         finetune(args)
-    except (DataFormatError, ImageLoadError) as e:
+    except (DataFormatError, ImageLoadError, ValueError, FileNotFoundError) as e:  # one line, no traceback
         print(f"train: {e}", file=sys.stderr)
         return 2
     return 0

@@ -24,6 +24,7 @@ from transformers.utils import logging as hf_logging
 from sparkles_lite import world
 from sparkles_lite.config import PoolingConfig, preset
 from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
+from sparkles_lite.device import choose_precision, pick_device
 from sparkles_lite.model.assembly import IGNORE, Assembled, assemble, collate
 from sparkles_lite.model.language import build_lite_lm, load_lm
 from sparkles_lite.model.pooling import QueryPooling
@@ -160,7 +161,7 @@ def eval_vision(vit: LiteViT, probe: VisionProbe, device: torch.device, n: int =
     """Exact-scene accuracy (all 9 slot words right) on held-out scenes."""
     gen = LiteGenerator(999_999)
     pixels, targets = vision_batch(gen, n)
-    with common.autocast(device):
+    with choose_precision(device).autocast():
         logits = probe(vit(pixels.to(device)))
     pred = torch.stack([lg.argmax(-1) for lg in logits], dim=1).cpu()
     return {"scene_exact": (pred == targets).all(1).float().mean().item(),
@@ -189,7 +190,7 @@ def pretrain_vision(args: argparse.Namespace, device: torch.device) -> dict:
 
     def forward_loss(batch):
         pixels, targets = (t.to(device, non_blocking=True) for t in batch)
-        with common.autocast(device):
+        with choose_precision(device).autocast():
             logits = probe(vit(pixels))
         loss = sum(F.cross_entropy(lg.float(), targets[:, i]) for i, lg in enumerate(logits)) / len(logits)
         return loss, pixels.shape[0], pixels.shape[0] * vit.grid ** 2
@@ -231,7 +232,7 @@ def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
 
     def forward_loss(batch):
         input_ids, attention_mask, labels = (t.to(device, non_blocking=True) for t in batch)
-        with common.autocast(device):
+        with choose_precision(device).autocast():
             logits = forward(input_ids=input_ids, attention_mask=attention_mask).logits
         loss, _ = lm_loss(logits, input_ids, labels, attention_mask)
         return loss, input_ids.shape[0], int(attention_mask.sum())
@@ -285,7 +286,7 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
     loader = DataLoader(_Stream(make_batch, args.batch_size, seed=args.seed + step), batch_size=None,
                         num_workers=args.workers, pin_memory=device.type == "cuda",
                         persistent_workers=False, prefetch_factor=4 if args.workers else None)
-    scaler = common.grad_scaler(device)
+    scaler = choose_precision(device).grad_scaler()
     log = common.TrainLog(flops_per_token, common.peak_flops(device))
     budget = common.StepBudget(total, args.minutes, start_step=step)
     metrics, started = {}, time.time()
@@ -374,7 +375,8 @@ def run(args: argparse.Namespace) -> int:
         hf_logging.disable_progress_bar()  # transformers' 'Loading weights' bar too
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    device = common.pick_device(args.device)
+    device = pick_device(args.device)
+    print(choose_precision(device).describe(), flush=True)
     if args.part == "vision":
         args.max_steps = args.max_steps or 3000
         args.batch_size = args.batch_size or 256

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from sparkles_lite.model.text_lm import STOP
-
 _MENTION_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
 
 
@@ -35,7 +33,7 @@ _MENTION_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
 class AttentionSummary:
     """Attention of each answer token, split by what it lands on.
 
-    tokens:        the answer's tokens as text (the stop marker `###` left out)
+    tokens:        the answer's tokens as text (the stop marker, `###` or `<|im_end|>`, left out)
     image_labels:  one label per image in the prompt, in placeholder order (`IMAGE#<id>`)
     mass:          [tokens, layers, heads, n_images + 1]: share of the attention row on each image's
                    tokens, last column on text (prompt text and earlier answer tokens)
@@ -137,9 +135,7 @@ def image_attention(generated, model, image_labels: list[str] | None = None) -> 
     index = torch.tensor(prompt.image_index)
     n_images, k = prompt.n_images, model.tokens_per_image
     ids = list(generated.token_ids)
-    stop = tok.convert_tokens_to_ids(STOP)
-    n_answer = ids.index(stop) if stop in ids else len(ids)
-    n_answer = min(n_answer, len(generated.attentions))
+    n_answer = min(model.chat_format.answer_length(ids), len(generated.attentions))
     # A trailing pad/eos is not part of the answer either.
     while n_answer and ids[n_answer - 1] in (tok.eos_token_id, tok.pad_token_id):
         n_answer -= 1
