@@ -352,7 +352,7 @@ def find_summaries(root: str | Path | None) -> list[dict]:
 
 
 def lite_table(results_path: str | Path | None = None, runs: str | Path | None = None) -> int:
-    from sparkles_lite.eval.lite_eval import format_table
+    from sparkles_lite.eval.lite_eval import format_constant_answers, format_table
     from sparkles_lite.eval.table import RESULTS_FILE, load_results
 
     path = Path(results_path or RESULTS_FILE)
@@ -363,6 +363,8 @@ def lite_table(results_path: str | Path | None = None, runs: str | Path | None =
         print(f"Lite table: exact scoring on held-out lite sets (n={results.get('n')} per task, 95% CIs), "
               f"from {path}\n")
         print(format_table(results["rows"], tuple(results.get("tasks") or ())))
+        if results.get("constant_answers"):
+            print(format_constant_answers(results["constant_answers"]))
         if results.get("sparkles_eval"):
             from sparkles_lite.eval.table import format_sparkles_eval
             print("\n" + format_sparkles_eval(results))
