@@ -71,8 +71,8 @@ K = model.tokens_per_image
 
 gen = LiteGenerator(SEED)
 example = gen.dialogue()
-while len(example.image_ids) != 3:  # the first 2-turn dialogue with exactly 3 images
-    example = gen.dialogue()
+while len(example.image_ids) != 3 or "nothing" in example.messages[-1].content:
+    example = gen.dialogue()  # the first 2-turn dialogue with exactly 3 images and a non-empty last answer
 messages = example.messages
 images = [world.render(example.scenes[i]) for i in example.image_ids]  # in placeholder order
 
