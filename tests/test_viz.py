@@ -1,4 +1,4 @@
-"""sparkles_lite.viz: attention split by image, patch rollout, the reference statistic, and figures.
+"""sparkles_lite.viz: attention split by image, patch rollout, and figures (influence: test_viz_influence.py).
 
 On the shipped lite model, with tiny sets (a few seconds on 2 CPU cores)."""
 
@@ -15,8 +15,7 @@ import torch  # noqa: E402
 from sparkles_lite import world  # noqa: E402
 from sparkles_lite.eval.lite_eval import eval_examples  # noqa: E402
 from sparkles_lite.viz import plots  # noqa: E402
-from sparkles_lite.viz.attention import (image_attention, patch_attention, pooling_attention,  # noqa: E402
-                                         reference_attention_stat)
+from sparkles_lite.viz.attention import image_attention, patch_attention, pooling_attention  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +81,6 @@ def test_patch_attention_carries_image_mass(answered, model):
     assert heat.shape == (len(images), grid, grid)
     expected = s.select(layer=0)[[0, 1], :-1].mean(0)
     np.testing.assert_allclose(heat.sum(axis=(1, 2)), expected, atol=1e-5)
-
-
-def test_reference_stat_is_a_measurement(model):
-    examples = eval_examples("select", 2) + eval_examples("dialogue", 1)
-    stat = reference_attention_stat(model, examples, max_new_tokens=16)
-    assert stat.n_answers == 4                          # 2 single turns + 2 dialogue turns
-    assert stat.n_mentions == len(stat.records)
-    if stat.n_mentions:
-        assert 0 <= stat.on_named <= 1 and stat.on_named + stat.on_other == pytest.approx(1)
-        assert 0 < stat.chance <= 0.5
-        assert len(stat.per_layer_on_named) == model.lm.config.num_hidden_layers
-    assert set(stat.row()) >= {"on named image", "chance", "mentions"}
 
 
 def test_figures_draw(answered, model):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 Z95 = 1.959963984540054
 # Two-sided 95% Student t critical values for 1..30 degrees of freedom; z beyond that.
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
@@ -38,3 +40,24 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
     t = _T95[n - 2] if n - 1 <= len(_T95) else Z95
     half = t * sd / math.sqrt(n)
     return m, m - half, m + half
+
+
+def bootstrap_mean_ci(values: Sequence[float], groups: Sequence | None = None, n_resamples: int = 4000,
+                      seed: int = 0) -> tuple[float, float, float]:
+    """(mean, low, high): a percentile-bootstrap 95% interval for the mean, deterministic for a seed.
+
+    `groups` (one label per value, e.g. the example a value came from) resamples whole groups: values
+    from one conversation are not independent, and resampling them one by one would make the interval
+    too narrow. Each resample's mean is over all values of the groups drawn."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        raise ValueError("bootstrap_mean_ci needs at least one value")
+    labels = np.arange(v.size) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    if len(labels) != v.size:
+        raise ValueError(f"{len(labels)} group labels for {v.size} values")
+    sums = np.bincount(labels, weights=v)
+    counts = np.bincount(labels).astype(float)
+    draws = np.random.default_rng(seed).integers(0, len(sums), size=(n_resamples, len(sums)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(v.mean()), float(low), float(high)

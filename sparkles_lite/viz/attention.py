@@ -29,8 +29,43 @@ _MENTION_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
 
 # ---------------------------------------------------------------- the summary
 
+class AnswerWords:
+    """Words and image mentions of an answer's tokens, for the summaries of one answer (attention here,
+    influence in `sparkles_lite.viz.influence`): they have `tokens`, `text`, `offsets` (each token's
+    character span in `text`) and `image_labels` (`IMAGE#<id>` per image of the prompt)."""
+
+    tokens: list[str]
+    text: str
+    offsets: list[tuple[int, int]]
+    image_labels: list[str]
+
+    def words(self) -> list[tuple[str, list[int]]]:
+        """Tokens grouped into words (a new word starts at a token beginning with a space), so
+        `IMAGE#5076` (tokens ` IMAGE`, `#`, `5`, `0`, `7`, `6`) is one row: (word, token indices)."""
+        groups: list[tuple[str, list[int]]] = []
+        for i, tok in enumerate(self.tokens):
+            if not groups or tok[:1].isspace() or not tok.strip() or not groups[-1][0].strip():
+                groups.append((tok, [i]))
+            else:
+                word, idx = groups[-1]
+                groups[-1] = (word + tok, idx + [i])
+        return [(w.strip() or w, idx) for w, idx in groups]
+
+    def mentions(self) -> list[dict]:
+        """`IMAGE#<id>` mentions in the answer: {'id', 'image' (index or None when the id is not one of
+        the prompt's images), 'tokens' (indices of the tokens spelling the id after `#`)}."""
+        out = []
+        ids = [label.removeprefix("IMAGE#") for label in self.image_labels]
+        for m in _MENTION_RE.finditer(self.text):
+            start, end = m.span(1)
+            toks = [i for i, (a, b) in enumerate(self.offsets) if a < end and b > start and b > a]
+            image = ids.index(m.group(1)) if m.group(1) in ids else None
+            out.append({"id": m.group(1), "image": image, "tokens": toks})
+        return out
+
+
 @dataclass
-class AttentionSummary:
+class AttentionSummary(AnswerWords):
     """Attention of each answer token, split by what it lands on.
 
     tokens:        the answer's tokens as text (the stop marker, `###` or `<|im_end|>`, left out)
@@ -74,36 +109,12 @@ class AttentionSummary:
         total = m.sum(axis=1, keepdims=True)
         return np.divide(m, total, out=np.zeros_like(m), where=total > 0)
 
-    def words(self) -> list[tuple[str, list[int]]]:
-        """Tokens grouped into words (a new word starts at a token beginning with a space), so
-        `IMAGE#5076` (tokens ` IMAGE`, `#`, `5`, `0`, `7`, `6`) is one row: (word, token indices)."""
-        groups: list[tuple[str, list[int]]] = []
-        for i, tok in enumerate(self.tokens):
-            if not groups or tok[:1].isspace() or not tok.strip() or not groups[-1][0].strip():
-                groups.append((tok, [i]))
-            else:
-                word, idx = groups[-1]
-                groups[-1] = (word + tok, idx + [i])
-        return [(w.strip() or w, idx) for w, idx in groups]
-
     def by_words(self, layer: int | None = None, head: int | None = None) -> tuple[list[str], np.ndarray]:
         """(words, [words, n_images + 1]): `select` averaged over the tokens of each word."""
         rows = self.select(layer, head)
         groups = self.words()
         return [w for w, _ in groups], np.stack([rows[idx].mean(axis=0) for _, idx in groups]) if groups \
             else np.zeros((0, self.n_images + 1))
-
-    def mentions(self) -> list[dict]:
-        """`IMAGE#<id>` mentions in the answer: {'id', 'image' (index or None when the id is not one of
-        the prompt's images), 'tokens' (indices of the tokens spelling the id after `#`)}."""
-        out = []
-        ids = [label.removeprefix("IMAGE#") for label in self.image_labels]
-        for m in _MENTION_RE.finditer(self.text):
-            start, end = m.span(1)
-            toks = [i for i, (a, b) in enumerate(self.offsets) if a < end and b > start and b > a]
-            image = ids.index(m.group(1)) if m.group(1) in ids else None
-            out.append({"id": m.group(1), "image": image, "tokens": toks})
-        return out
 
 
 def _select(array: np.ndarray, layer: int | None, head: int | None) -> np.ndarray:
@@ -125,6 +136,26 @@ def prompt_image_labels(prompt, tokenizer) -> list[str]:
     return labels
 
 
+def answer_length(generated, model) -> int:
+    """How many of the generated tokens are the answer: up to the LM's stop token (`###`,
+    `<|im_end|>`: `model.chat_format`), without a trailing pad or end-of-sequence token."""
+    ids, tok = list(generated.token_ids), model.tokenizer
+    n = model.chat_format.answer_length(ids)
+    while n and ids[n - 1] in (tok.eos_token_id, tok.pad_token_id):
+        n -= 1
+    return n
+
+
+def token_pieces(tokenizer, ids: list[int]) -> tuple[list[str], list[tuple[int, int]]]:
+    """Each token decoded alone, and its character span in the concatenation of the pieces."""
+    pieces = [tokenizer.decode([i], skip_special_tokens=False) for i in ids]
+    offsets, pos = [], 0
+    for p in pieces:
+        offsets.append((pos, pos + len(p)))
+        pos += len(p)
+    return pieces, offsets
+
+
 def image_attention(generated, model, image_labels: list[str] | None = None) -> AttentionSummary:
     """Split the attention behind every answer token of `generated` (from
     `model.generate(..., output_attentions=True)`) into images and text; see the module docstring."""
@@ -135,10 +166,7 @@ def image_attention(generated, model, image_labels: list[str] | None = None) -> 
     index = torch.tensor(prompt.image_index)
     n_images, k = prompt.n_images, model.tokens_per_image
     ids = list(generated.token_ids)
-    n_answer = min(model.chat_format.answer_length(ids), len(generated.attentions))
-    # A trailing pad/eos is not part of the answer either.
-    while n_answer and ids[n_answer - 1] in (tok.eos_token_id, tok.pad_token_id):
-        n_answer -= 1
+    n_answer = min(answer_length(generated, model), len(generated.attentions))
     positions = [torch.nonzero(index == i).flatten() for i in range(n_images)]
     mass_rows, token_rows = [], []
     for step in range(n_answer):
@@ -150,11 +178,7 @@ def image_attention(generated, model, image_labels: list[str] | None = None) -> 
         text = row.sum(-1) - on_images.sum(-1)                         # everything else
         mass_rows.append(torch.cat([on_images, text.unsqueeze(-1)], dim=-1))
         token_rows.append(per_token)
-    pieces = [tok.decode([i], skip_special_tokens=False) for i in ids[:n_answer]]
-    offsets, pos = [], 0
-    for p in pieces:
-        offsets.append((pos, pos + len(p)))
-        pos += len(p)
+    pieces, offsets = token_pieces(tok, ids[:n_answer])
     labels = image_labels or prompt_image_labels(prompt, tok)
     if len(labels) != n_images:
         raise ValueError(f"{len(labels)} image labels for {n_images} images in the prompt")
@@ -203,83 +227,3 @@ def patch_attention(summary: AttentionSummary, model, images, token: int | list[
     a = _select(summary.image_tokens[idx], layer, head).mean(axis=0)  # [n, K]
     pool = pooling if pooling is not None else pooling_attention(model, images)
     return np.einsum("nq,nqhw->nhw", a, pool)
-
-
-# ---------------------------------------------------------------- a measured statistic
-
-@dataclass
-class ReferenceStat:
-    """Do the tokens that spell an image's id look at that image?
-
-    Over every `IMAGE#<id>` an answer names with an id of one of its images: the attention of the
-    id's tokens (the digits after `#`), restricted to image tokens and normalised over them, is
-    split into the named image's share (`on_named`) and the rest (`on_other`). `chance` is what
-    attention spread evenly over the images would give (1 / number of images, averaged the same way).
-    `image_share` is the part of the whole attention row that lands on images at all.
-    """
-
-    on_named: float
-    on_other: float
-    chance: float
-    image_share: float
-    per_layer_on_named: list[float]
-    n_mentions: int
-    n_unknown_ids: int
-    n_answers: int
-    records: list[dict]
-
-    def row(self) -> dict:
-        return {"on named image": round(self.on_named, 3), "on other images": round(self.on_other, 3),
-                "chance": round(self.chance, 3), "share on images": round(self.image_share, 3),
-                "mentions": self.n_mentions, "unknown ids": self.n_unknown_ids, "answers": self.n_answers}
-
-
-def answer_turns(model, example, max_new_tokens: int = 32):
-    """Yield (Generated, AttentionSummary) for each user turn of a lite example, greedy, each turn
-    answered with the model's own earlier answers in the history (as the lite evaluation does)."""
-    from sparkles_lite import world
-    from sparkles_lite.data.schema import ASSISTANT, USER, Message
-
-    history: list = []
-    for msg in example.messages:
-        if msg.role != USER:
-            continue
-        history.append(msg)
-        ids = [ref.image_id for m in history for ref in m.images]
-        images = [world.render(example.scenes[i]) for i in ids]
-        gen = model.generate(history, images, max_new_tokens=max_new_tokens, output_attentions=True)
-        labels = [f"IMAGE#{i}" for i in ids][len(ids) - gen.prompt.n_images:]  # turns dropped for length
-        summary = image_attention(gen, model, labels)
-        yield gen, summary
-        history.append(Message(ASSISTANT, gen.text))
-
-
-def reference_attention_stat(model, examples, max_new_tokens: int = 32) -> ReferenceStat:
-    """Measure `ReferenceStat` for `model` over lite examples (e.g. `eval_examples("select", n)` and
-    `eval_examples("dialogue", n)`): one generation per user turn, attentions averaged over all
-    layers and heads (and per layer in `per_layer_on_named`)."""
-    records: list[dict] = []
-    unknown = answers = 0
-    for ex_i, ex in enumerate(examples):
-        for turn, (gen, s) in enumerate(answer_turns(model, ex, max_new_tokens)):
-            answers += 1
-            for m in s.mentions():
-                if m["image"] is None or not m["tokens"]:
-                    unknown += 1
-                    continue
-                layers = np.stack([s.image_share(layer=l)[m["tokens"]].mean(axis=0) for l in range(s.n_layers)])
-                share = s.image_share()[m["tokens"]].mean(axis=0)
-                on_images = 1.0 - s.select()[m["tokens"], -1].mean()
-                records.append({"example": ex_i, "turn": turn, "task": ex.task, "answer": gen.text,
-                                "id": m["id"], "n_images": s.n_images, "on_named": float(share[m["image"]]),
-                                "per_layer": layers[:, m["image"]].tolist(), "image_share": float(on_images)})
-    n = len(records)
-    if n == 0:
-        return ReferenceStat(float("nan"), float("nan"), float("nan"), float("nan"), [], 0, unknown, answers, [])
-    on_named = float(np.mean([r["on_named"] for r in records]))
-    return ReferenceStat(
-        on_named=on_named, on_other=1.0 - on_named,
-        chance=float(np.mean([1.0 / r["n_images"] for r in records])),
-        image_share=float(np.mean([r["image_share"] for r in records])),
-        per_layer_on_named=np.mean([r["per_layer"] for r in records], axis=0).tolist(),
-        n_mentions=n, n_unknown_ids=unknown, n_answers=answers, records=records)

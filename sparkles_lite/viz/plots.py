@@ -1,4 +1,4 @@
-"""Matplotlib figures for attention across images (data from `sparkles_lite.viz.attention`).
+"""Matplotlib figures for attention across images and image influence (data from `sparkles_lite.viz`).
 
 Every function returns the `Figure` and draws nothing else, so notebooks end the line with `;`
 and tests can call them headless (Agg backend).
@@ -11,6 +11,8 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from sparkles_lite.viz.attention import AttentionSummary, patch_attention
+from sparkles_lite.viz.influence import InfluenceSummary
+from sparkles_lite.viz.reference import LENSES, ReferenceStat
 
 
 def _label(layer: int | None, head: int | None) -> str:
@@ -145,24 +147,70 @@ def compare_heatmaps(summaries: dict[str, AttentionSummary], layer: int | None =
     return fig
 
 
-def compare_stats(stats: dict[str, object]) -> Figure:
-    """Bars per model: attention of id tokens on the named image vs chance; and per layer."""
+def draw_influence(ax, summary: InfluenceSummary, vmax: float | None = None, title: str | None = None):
+    """Words × images: how many nats of log-probability each word loses when that image is removed
+    (diverging colours: red = the image supported the word, blue = it argued against it)."""
+    names, values = summary.by_words()
+    top = vmax or max(float(np.abs(values).max()) if values.size else 0.0, 1e-3)
+    im = ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=-top, vmax=top)
+    ax.set_xticks(range(summary.n_images), summary.image_labels, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    if values.size <= 400:
+        for (r, c), v in np.ndenumerate(values):
+            ax.text(c, r, f"{v:+.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(v) > 0.6 * top else "black")
+    ax.set_title(title or f"influence: log p lost without the image ({summary.ablation})", fontsize=9)
+    return im
+
+
+def attention_and_influence(attention: AttentionSummary, influence: InfluenceSummary,
+                            title: str | None = None) -> Figure:
+    """The same answer, two lenses side by side: where each word's image attention goes (rows sum to 1
+    over images) and what removing each image costs the word (Δ log p, nats)."""
+    rows = max(len(attention.words()), len(influence.words()))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(3.2 + 2.2 * attention.n_images, 1.4 + 0.32 * rows),
+                                   layout="constrained")
+    im0 = draw_heatmap(ax0, attention, images_only=True, vmax=1.0, title="attention: share of image attention")
+    fig.colorbar(im0, ax=ax0, fraction=0.08, label="share (0-1)")
+    im1 = draw_influence(ax1, influence)
+    ax1.tick_params(labelleft=False)
+    fig.colorbar(im1, ax=ax1, fraction=0.08, label="Δ log p (nats)")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def compare_stats(stats: dict[str, ReferenceStat]) -> Figure:
+    """Per model, both lenses: share on the named image with its 95% interval against chance; and the
+    attention share per layer."""
     names = list(stats)
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2))
-    x = np.arange(len(names))
-    ax0.bar(x - 0.18, [stats[n].on_named for n in names], 0.36, label="on the named image", color="#e08a00")
-    ax0.bar(x + 0.18, [stats[n].chance for n in names], 0.36, label="chance (1 / images)", color="#bbbbbb")
-    ax0.set_xticks(x, names)
-    ax0.set_ylim(0, 1)
-    ax0.set_ylabel("share of image attention")
-    ax0.legend(fontsize=8)
-    ax0.set_title("tokens spelling IMAGE#k: attention on image k", fontsize=9)
-    for n in names:
-        if stats[n].per_layer_on_named:
-            ax1.plot(stats[n].per_layer_on_named, marker="o", label=n)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10.5, 3.6), gridspec_kw={"width_ratios": [3, 2]},
+                                   layout="constrained")
+    colours = {"attention": "#4c72b0", "influence": "#e08a00"}
+    width = 0.38
+    for k, (lens, title) in enumerate(LENSES.items()):
+        for j, name in enumerate(names):
+            r = stats[name].lens(lens)
+            if r is None:
+                continue
+            m, lo, hi = r.share
+            x = j + (k - 0.5) * width
+            ax0.bar(x, m, width * 0.9, color=colours[lens], label=title if j == 0 else None)
+            ax0.errorbar(x, m, yerr=[[m - lo], [hi - m]], color="black", capsize=3, lw=1)
+            ax0.hlines(r.chance, x - width / 2, x + width / 2, colors="black", linestyles=":", lw=1.5,
+                       label="chance (1 / images)" if j == 0 and k == 0 else None)
+            ax0.text(x, hi + 0.02, f"{m:.2f}", ha="center", va="bottom", fontsize=8)
+    ax0.set_xticks(range(len(names)), names)
+    ax0.set_ylim(0, 1.15)
+    ax0.set_ylabel("share on the named image")
+    ax0.set_title("tokens spelling IMAGE#k: how much is about image k (95% CI)", fontsize=9)
+    ax0.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    for name in names:
+        if stats[name].per_layer_attention:
+            ax1.plot(stats[name].per_layer_attention, marker="o", label=name)
     ax1.set_xlabel("layer")
     ax1.set_ylim(0, 1)
-    ax1.set_title("per layer (mean of heads)", fontsize=9)
-    ax1.legend(fontsize=8)
-    fig.tight_layout()
+    ax1.set_ylabel("attention share on the named image")
+    ax1.set_title("attention per layer (mean of heads)", fontsize=9)
+    ax1.legend(fontsize=8, loc="upper left", frameon=False)
     return fig
