@@ -27,11 +27,14 @@
 #    and what it leaves out);
 # 4. MiniGPT-4-lite (trained on single-image captions only) vs SparklesChat-lite (plus multi-image
 #    dialogues) on the same cross-image question;
-# 5. one *measured* statistic over an evaluation set: when an answer spells `IMAGE#k`, how much of its
-#    image attention lands on image k, against chance.
+# 5. a **causal** view beside the attention: remove one image at a time and measure how much less likely
+#    the answer becomes; a words × images map of what each image contributed;
+# 6. both lenses *measured* over an evaluation set, with 95% intervals: when an answer spells `IMAGE#k`,
+#    how much of it is about image k, against chance; and what that says.
 #
-# Attention weights are a lens, not an explanation: a head can look at a token without using it. Treat
-# every figure below as a description of where the weights go.
+# Attention weights are a lens, not an explanation: a head can look at a token without using it, and use
+# a token it barely looks at. Sections 1-4 describe where the weights go; sections 5-6 test what the
+# answer depends on.
 
 # %% tags=["colab-setup"]
 # On Colab: install sparkles-lite from the repository (does nothing elsewhere).
@@ -46,6 +49,7 @@ if "google.colab" in sys.modules:
 SMOKE = False          # True: a tiny evaluation set, same lessons
 SEED = 0               # scenes of the worked example
 N_EVAL = 40            # 'select' questions for the statistic (plus N_EVAL // 2 two-turn dialogues)
+ABLATION = "blank"     # how section 6 removes an image: "blank" (its content) or "drop" (its whole block)
 MAX_NEW_TOKENS = 32
 
 # %%
@@ -57,11 +61,14 @@ from IPython.display import Markdown, display
 from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
+from sparkles_lite.data.lite_tasks import score_answer
 from sparkles_lite.data.schema import USER, ImageRef, Message, insert_placeholders
 from sparkles_lite.eval.lite_eval import eval_examples
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.viz import plots
-from sparkles_lite.viz.attention import image_attention, pooling_attention, reference_attention_stat
+from sparkles_lite.viz.attention import image_attention, pooling_attention
+from sparkles_lite.viz.influence import image_influence
+from sparkles_lite.viz.reference import reference_stat, reference_table, verdict
 
 if SMOKE:
     N_EVAL = 4
@@ -213,34 +220,146 @@ for name, s in summaries.items():
         print(f"{name}: tokens of IMAGE#{m['id']} -> {parts} of their image attention (chance 33%)")
 
 # %% [markdown]
-# ## 5 · A measured statistic over an evaluation set
+# ## 5 · Remove an image: what the answer depends on
+#
+# Attention says where the weights went, not whether what was read mattered. So ask the model directly.
+# Keep its answer fixed (the very tokens it generated), score it once with every image, then once with
+# each image removed, and compare the log-probabilities token by token (`sparkles_lite.viz.influence`):
+#
+# $$\Delta_{t,i} = \log p(\text{token}_t \mid \text{all images}) - \log p(\text{token}_t \mid \text{image } i \text{ removed})$$
+#
+# $\Delta > 0$: image *i* supported the token (without it the token became less likely); $\Delta \approx 0$:
+# the token did not need image *i*; $\Delta < 0$: image *i* argued against it. A word's row is the sum of
+# its tokens' (a word's log-probability is the sum of its tokens').
+#
+# *Removing* can mean two things:
+#
+# - **blank** (used below): the image's 9 tokens are replaced by those of a blank canvas. Length, positions
+#   and text stay exactly as they were; only the image's *content* is gone. This is the clean experiment.
+# - **drop**: the `<Img><ImageHere></Img>` block is taken out, leaving the name `IMAGE#k` with no image.
+#   Every later position shifts, and the model reads a sequence it never met in training, so a change
+#   mixes "the content is gone" with "the input is strange".
+
+# %%
+influence = image_influence(model, messages, images, gen, ablation="blank")
+plots.attention_and_influence(summary, influence,
+                              title=f"SparklesChat-lite: {gen.text!r}, two lenses on the same answer");
+
+# %% [markdown]
+# Both ways of removing an image, for each word of the answer that names an image (Δ log p in nats; the
+# larger, the more the word needed that image):
+
+# %%
+dropped = image_influence(model, messages, images, gen, ablation="drop")
+rows = ["| word | removal | " + " | ".join(influence.image_labels) + " |", "|---|---|" + "---|" * len(ids)]
+for inf in (influence, dropped):
+    for word, values in zip(*inf.by_words()):
+        if "IMAGE#" in word:
+            rows.append(f"| {word} | {inf.ablation} | " + " | ".join(f"{v:+.2f}" for v in values) + " |")
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# Where the two rows disagree, trust *blank* more: dropping a block also moves every later position and
+# shows the model a name without an image, so an id can lose probability when an image it never needed is
+# dropped. Blanking changes only the content.
+#
+# The causal view also says *which image an answer was read from*. Ask for a description of each image in
+# turn: a right description should depend on the image asked about; a wrong one often turns out to be
+# another image's description, and the influence shows whose.
+
+# %%
+rows = ["| question | answer | right? | answer's support from " + " / ".join(f"IMAGE#{i}" for i in ids)
+        + " (Δ log p, nats) | read from |", "|---|---|---|---|---|"]
+for k, i in enumerate(ids):
+    q = f"IMAGE#1, IMAGE#2 and IMAGE#3. What is in IMAGE#{i}?"
+    msgs = [Message(USER, insert_placeholders(q, ids), [ImageRef(j) for j in ids])]
+    g = model.generate(msgs, images, max_new_tokens=MAX_NEW_TOKENS)
+    inf = image_influence(model, msgs, images, g)
+    total = inf.delta.sum(axis=0)
+    right = score_answer({"kind": "scene", "id": i}, g.text, dict(zip(ids, scenes)))  # the evaluation's scorer
+    rows.append(f"| What is in IMAGE#{i}? | {g.text} | {'✓' if right else '✗'} | "
+                + " / ".join(f"{v:+.1f}" for v in total) + f" | IMAGE#{ids[int(total.argmax())]} |")
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# ## 6 · Both lenses, measured over an evaluation set
 #
 # One example proves nothing. Over the held-out lite sets (`eval_examples`: 'select among 2-4' questions
 # and two-turn dialogues, every turn answered with the model's own history), take every `IMAGE#<id>` an
-# answer spells with the id of one of its images. For the tokens of the id (the digits after `#`), restrict
-# their attention to image tokens, normalise, and record the share on the named image. `chance` is 1 / the
-# number of images in that prompt; `unknown ids` counts ids that match none of the images (a model that
-# copies ids badly). The table and the figures are computed here, for these weights.
+# answer spells with the id of one of its images, and the tokens of the id (the digits after `#`). Two
+# shares of "how much of it is about the named image" (`sparkles_lite.viz.reference`):
+#
+# - **attention share**: their attention restricted to image tokens and normalised over them (mean of
+#   layers and heads), the part on the named image;
+# - **influence share**: of the log-probability the id loses when each image is removed (its positive
+#   part), the part lost to removing the named image. If removing no image lowers it, the share is split
+#   evenly.
+#
+# **Chance** is what an even split gives: 1 / the number of images in that prompt (2-4), averaged over the
+# mentions. Each share has a bootstrap 95% interval that resamples whole examples (the mentions of one
+# conversation are not independent), as does its difference from chance. The table is computed here, for
+# these weights; `unknown ids` (ids that match none of the images) are counted and left out.
 
 # %%
 examples = eval_examples("select", N_EVAL) + eval_examples("dialogue", max(1, N_EVAL // 2))
-stats = {name: reference_attention_stat(m, examples, max_new_tokens=MAX_NEW_TOKENS) for name, m in models.items()}
-rows = {name: st.row() for name, st in stats.items()}
-head = list(next(iter(rows.values())))
-table = ["| model | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
-table += [f"| {name} | " + " | ".join(str(v) for v in r.values()) + " |" for name, r in rows.items()]
-display(Markdown("\n".join(table)))
+stats = {name: reference_stat(m, examples, max_new_tokens=MAX_NEW_TOKENS, ablation=ABLATION)
+         for name, m in models.items()}
+display(Markdown(reference_table(stats)))
+for name, st in stats.items():
+    print(f"{name}: {st.n_answers} answers, {st.n_mentions} mentions of one of their images, "
+          f"{st.n_unknown_ids} unknown ids")
 
 # %%
 plots.compare_stats(stats);
 
 # %% [markdown]
-# How to read it: `on named image` above `chance` means the tokens that spell an image's id put more of
-# their image attention on that image than an even spread would; near `chance` means the id is copied from
-# the question's text without looking at the image. `share on images` shows how small the image part of
-# the attention is overall. With a few dozen mentions the numbers move by several points between sets:
-# compare models on the same set (as here), and raise `N_EVAL` before reading small differences.
+# ## 7 · What the numbers say
 #
-# **Try it**: change `SEED` for other scenes; ask a question that names two images ("What do IMAGE#1 and
-# IMAGE#3 have in common?"); or run the statistic on `eval_examples("bison", n)`, where the ids are
-# always 1 and 2.
+# The verdicts below are computed from the intervals above (a share is called above or below chance only
+# when the 95% interval of its difference from chance leaves out 0), so they stay true when the weights
+# change.
+
+# %%
+lines = []
+for name, st in stats.items():
+    for lens in ("attention", "influence"):
+        lines.append(f"- **{name}, {lens}**: {verdict(st.lens(lens))}.")
+display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# **Conclusion**, written from the same verdicts:
+
+# %%
+def conclusion(name: str) -> str:
+    att, inf = stats[name].lens("attention"), stats[name].lens("influence")
+    if att is None or inf is None:
+        return f"**{name}** named none of its images, so neither lens can be measured."
+    a, i = att.relation, inf.relation
+    points = lambda r: f"{100 * r.excess[0]:+.0f} points"  # noqa: E731
+    if i == "above" and a != "above":
+        return (f"**{name}**: the ids it writes lean on the image they name (influence {points(inf)} over "
+                f"chance) although its attention does not favour that image ({points(att)}): attention alone "
+                f"would have said it copies the id from the text without looking.")
+    if i == "above":
+        return (f"**{name}** both looks at and uses the image it names; the causal share is the stronger signal "
+                f"(influence {points(inf)} over chance, attention {points(att)}).")
+    if a == "above":
+        return (f"**{name}** looks at the image it names a little more than chance ({points(att)}) but does not "
+                f"depend on it ({points(inf)}): a case where attention would mislead.")
+    return (f"**{name}**: neither lens separates the named image from chance (attention {points(att)}, "
+            f"influence {points(inf)}): the ids it writes are not read from the images they name.")
+
+
+display(Markdown("\n\n".join(conclusion(name) for name in stats)))
+
+# %% [markdown]
+# The lesson is the one this notebook opened with: attention weights describe where a model looks, not what
+# it uses. To know what an answer depends on, change the input and measure.
+#
+# What the causal view cannot do either: it measures one image at a time, so two images that each suffice
+# (either one would do) both look unimportant; a blank canvas is itself an input (it says "no objects"),
+# not an absence; and the numbers are for the answer the model gave, not for the right one.
+#
+# **Try it**: change `SEED` for other scenes; set `ABLATION = "drop"` and compare the table; ask a question
+# that names two images ("What do IMAGE#1 and IMAGE#3 have in common?"); or run the statistic on
+# `eval_examples("bison", n)`, where the ids are always 1 and 2.

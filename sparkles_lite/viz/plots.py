@@ -70,18 +70,18 @@ def layer_head_grid(summary: AttentionSummary, word: int | None = None, images_o
     with `word=None` each panel is the full words × images heatmap of that layer and head."""
     n_l, n_h = summary.n_layers, summary.n_heads
     if word is None:
-        fig, axes = plt.subplots(n_l, n_h, figsize=(1.7 * n_h + 1, 1.1 + 0.22 * len(summary.words()) * n_l),
-                                 sharex=True, sharey=True, squeeze=False)
+        fig, axes = plt.subplots(n_l, n_h, figsize=(1.9 * n_h + 1.6, 1.3 + 0.26 * len(summary.words()) * n_l),
+                                 sharex=True, sharey=True, squeeze=False, layout="constrained")
         for l in range(n_l):
             for h in range(n_h):
                 ax = axes[l, h]
-                draw_heatmap(ax, summary, l, h, images_only=images_only, annotate=False, vmax=1.0,
-                             title=f"L{l} H{h}")
+                im = draw_heatmap(ax, summary, l, h, images_only=images_only, annotate=False, vmax=1.0,
+                                  title=f"layer {l}, head {h}")
                 if h:
                     ax.tick_params(labelleft=False)
-        fig.suptitle("share of image attention per layer (rows) and head (columns); dark 0 → yellow 1"
-                     if images_only else "attention share per layer and head", fontsize=10)
-        fig.tight_layout()
+        bar = fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, ticks=[0, 0.25, 0.5, 0.75, 1])
+        bar.set_label("share of the word's image attention" if images_only else "attention share")
+        fig.suptitle("every layer (rows) and head (columns): answer words × images", fontsize=10)
         return fig
     names, idx = zip(*summary.words())
     grid = np.stack([np.stack([_rows_for(summary, l, h, list(idx[word]), images_only) for h in range(n_h)])
@@ -135,7 +135,7 @@ def compare_heatmaps(summaries: dict[str, AttentionSummary], layer: int | None =
     """Side by side, one heatmap per model (e.g. MiniGPT-4-lite vs SparklesChat-lite), one colour scale."""
     n = len(summaries)
     height = max(len(s.words()) for s in summaries.values())
-    width = max(len(s.columns) for s in summaries.values())
+    width = max(len(s.image_labels if images_only else s.columns) for s in summaries.values())
     fig, axes = plt.subplots(1, n, figsize=(n * (2.6 + 1.0 * width), 1.2 + 0.32 * height), squeeze=False,
                              layout="constrained")
     for ax, (name, s) in zip(axes[0], summaries.items()):
@@ -157,7 +157,7 @@ def draw_influence(ax, summary: InfluenceSummary, vmax: float | None = None, tit
     ax.set_yticks(range(len(names)), names, fontsize=8)
     if values.size <= 400:
         for (r, c), v in np.ndenumerate(values):
-            ax.text(c, r, f"{v:+.2f}", ha="center", va="center", fontsize=7,
+            ax.text(c, r, f"{v:+.2f}" if abs(v) >= 0.005 else "0", ha="center", va="center", fontsize=7,
                     color="white" if abs(v) > 0.6 * top else "black")
     ax.set_title(title or f"influence: log p lost without the image ({summary.ablation})", fontsize=9)
     return im

@@ -54,6 +54,12 @@ class LensResult:
     excess: tuple[float, float, float]   # share - chance, per mention: (mean, low, high)
     n: int
 
+    @property
+    def relation(self) -> str:
+        """"above" or "below" chance when the excess's 95% interval leaves out 0, else "level"."""
+        _, low, high = self.excess
+        return "above" if low > 0 else "below" if high < 0 else "level"
+
 
 @dataclass
 class ReferenceStat:
@@ -142,8 +148,8 @@ def verdict(result: LensResult | None) -> str:
         return "no answer named one of its images: nothing to measure"
     (m, _, _), (e, lo, hi) = result.share, result.excess
     where = f"{_pct(m)}% on the named image vs {_pct(result.chance)}% by chance ({result.n} mentions)"
-    if lo > 0:
+    if result.relation == "above":
         return f"above chance: {where}, {_pct(e)} points more [95% CI {_pct(lo)}, {_pct(hi)}]"
-    if hi < 0:
+    if result.relation == "below":
         return f"below chance: {where}, {_pct(-e)} points less [95% CI {_pct(lo)}, {_pct(hi)}]"
     return f"not told apart from chance: {where}; the 95% CI of the difference, [{_pct(lo)}, {_pct(hi)}] points, contains 0"
