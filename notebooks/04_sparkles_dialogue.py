@@ -196,7 +196,7 @@ ax.bar(ks, [images_per_dialogue[k] / N_DIALOGUES for k in ks], color="#4c72b0", 
 ax.plot(ks, [Counter(len(d.images) for d in photo_dialogues)[k] / len(photo_dialogues) for k in ks], "o",
         color="#dd8452", label="photos (5)");
 ax.set(title="images per dialogue", xlabel="images", ylabel="fraction", xticks=ks, ylim=(0, 1))
-ax.legend(loc="upper right")
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)  # below, off the bars
 ax = axes[1]
 pairs = sorted(per_turn)
 ax.bar(range(len(pairs)), [per_turn[p] / N_DIALOGUES for p in pairs], color="#4c72b0")
@@ -208,7 +208,7 @@ ax.boxplot([words_lite[k] for k in keys], tick_labels=[k.replace(" ", "\n") for 
 ax.plot(range(1, 5), [sum(words_photo[k]) / len(words_photo[k]) for k in keys], "o", color="#dd8452",
         label="photos: mean");
 ax.set(title="words per message (lite boxes)", ylabel="words (log scale)", yscale="log", ylim=(3, 500))
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
 ax = axes[3]
 names = sorted({t for t, _ in tasks})
 ax.barh([n + " (turn 1)" for n in names], [tasks[(n, 1)] for n in names], color="#4c72b0")

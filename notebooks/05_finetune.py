@@ -18,10 +18,13 @@
 #
 # You will
 # 1. see exactly which parameters train (a few hundred thousand) and which stay frozen (millions);
-# 2. train **stage 1** live: single-image captions, MiniGPT-4's recipe;
-# 3. continue with **stage 2** live: SparklesDialogue-lite, 2-turn dialogues over 2-4 images;
+# 2. write **stage 1** as a training loop of a dozen lines (single-image captions, MiniGPT-4's recipe), and
+#    check it against the package's `finetune` step by step;
+# 3. train stage 1 further and **stage 2** live with `finetune`: SparklesDialogue-lite, 2-turn dialogues
+#    over 2-4 images;
 # 4. compare the answers to the same multi-image question after each stage;
-# 5. load the **shipped, fully trained** checkpoints and compare them on held-out images, with a text
+# 5. measure what stage 2 costs: **forgetting** of the stage-1 skill (exact captions);
+# 6. load the **shipped, fully trained** checkpoints and compare them on held-out images, with a text
 #    oracle (the LM reading the true scene words) as the ceiling a projection can reach.
 #
 # A frozen LM can only lend the reasoning it already has: the lite LM was pretrained on the lite tasks
@@ -43,10 +46,14 @@ MINUTES_STAGE1 = 1.0    # live training time on this machine, per stage
 MINUTES_STAGE2 = 2.0
 N_TRAIN = 3000          # generated training examples per stage
 EVAL_N = 100            # held-out 'select' questions for before/after accuracy
+LOOP_STEPS = 40         # steps of the hand-written stage-1 loop (and of the package run it is checked against)
+N_CAPTIONS = 100        # held-out captions for the forgetting measurement
 
 # %%
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import Markdown, display
+from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
 from sparkles_lite.data.lite_tasks import LiteGenerator
@@ -55,13 +62,15 @@ from sparkles_lite.eval.table import load_results
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train.common import set_threads
 from sparkles_lite.train.finetune import finetune, finetune_args
+from sparkles_lite.viz import charts
 
+hf_logging.disable_progress_bar()  # no "Loading weights" bars in the outputs
 set_threads()
 torch.manual_seed(SEED)
 MAX_STEPS = 6 if SMOKE else 100_000          # time decides unless SMOKE
 N_VAL = 128
 if SMOKE:
-    N_TRAIN, EVAL_N, N_VAL = 64, 8, 16
+    N_TRAIN, EVAL_N, N_VAL, LOOP_STEPS, N_CAPTIONS = 64, 8, 16, 4, 8
 
 # %% [markdown]
 # ## 1 · What trains and what stays frozen
@@ -88,12 +97,8 @@ print(f"{'trainable':>10}: {counts['trainable']:>10,} = {100 * counts['trainable
 example = LiteGenerator(20240 + SEED).single("more")
 images = [world.render(example.scenes[i]) for i in example.image_ids]
 question = example.messages[0]
-fig, axes = plt.subplots(1, len(images), figsize=(2.2 * len(images), 2.4))
-for ax, image_id, img in zip(axes, example.image_ids, images):
-    ax.imshow(img)
-    ax.set_title(f"IMAGE#{image_id}")
-    ax.axis("off")
-plt.show();
+charts.image_rows([("", images, [f"IMAGE#{i}" for i in example.image_ids])])
+plt.show()
 print("Q:", question.content.replace("<Img><ImageHere></Img>", ""))
 print("truth:", example.messages[1].content)
 
@@ -103,21 +108,108 @@ def ask(model):
 print("before any training:", ask(fresh))
 
 # %% [markdown]
-# ## 3 · Stage 1: single-image captions (MiniGPT-4)
+# ## 3 · Stage 1 by hand: the training loop
 #
-# Prompt `<Img><ImageHere></Img> Describe this image.`, answer: the scene's description. Only the
-# projection (and the pooling queries) receive gradients. Watch the loss: captions are easy.
+# Stage 1 is MiniGPT-4's recipe: prompt `<Img><ImageHere></Img> Describe this image.`, answer the scene's
+# description. Here is the whole of it as a loop you can read. Four ideas carry it:
+#
+# - **frozen towers**: the vision tower and the LM never change, so each image's patch features are
+#   computed once, before training (`FeatureCache`), and the loop only runs the part that trains;
+# - **the trainable tensors**: the pooling queries and the projection, nothing else, handed to AdamW;
+# - **the masked loss**: `SparklesChat.loss` is the cross-entropy of the answer's tokens only; the prompt,
+#   the image positions and the padding have no label, so the model is never trained to predict them;
+# - **a schedule**: the learning rate warms up, then follows a cosine down to 10%; gradients are clipped
+#   to norm 1.
+#
+# First the data and the model: a fresh projection between the shipped towers.
+
+# %%
+from sparkles_lite.model.assembly import IGNORE, collate
+from sparkles_lite.train import common
+from sparkles_lite.train.finetune import TRAIN_SEEDS, FeatureCache, lite_items
+
+BATCH, LR = 32, 2e-3
+model = SparklesChat.from_pretrained("lite").train()   # the towers are frozen by the constructor
+trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
+for name, p in trainable.items():
+    print(f"trains: {name:32s} {tuple(p.shape)}")
+print(f"frozen: {sum(not p.requires_grad for p in model.parameters())} tensors "
+      f"({sum(p.numel() for p in model.parameters() if not p.requires_grad):,} numbers) in the vision tower and the LM")
+
+items, load = lite_items(stage=1, n=N_TRAIN, seed=TRAIN_SEEDS[1] + SEED)    # captions of generated scenes
+assembled = [model.assemble(item.messages) for item in items]
+keys = [item.image_keys for item in items]
+features = FeatureCache(model, [k for ks in keys for k in ks], load, quiet=True)  # the vision tower, once per image
+
+first = assembled[0]
+print("\nan example:", model.tokenizer.decode([t for t, i in zip(first.input_ids, first.image_index) if i < 0]))
+print("the loss is computed on:", repr(model.tokenizer.decode([t for t in first.labels if t != IGNORE])))
+
+# %% [markdown]
+# The loop. Each step: a batch of similar-length examples, the learning rate for this point of the schedule,
+# the image tokens from the cached features (pooling and projection: where the gradients go), the masked
+# loss, backward, clip, step.
+
+# %%
+opt = torch.optim.AdamW(trainable.values(), lr=LR, weight_decay=0.0)
+batches = common.length_grouped_batches([len(a) for a in assembled], BATCH, common.shuffle_rng(SEED))
+losses = []
+for step, batch_ids in enumerate(batches[:LOOP_STEPS]):
+    lr = common.cosine_lr(step / LOOP_STEPS, LR)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    batch = collate([assembled[i] for i in batch_ids], model.pad_id)
+    with common.autocast(model.device):   # bf16 where the hardware has it, else plain fp32
+        image_tokens = model.image_tokens(features([k for i in batch_ids for k in keys[i]]))
+        loss = model.loss(batch, image_tokens)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(trainable.values(), 1.0)
+    opt.step()
+    losses.append(loss.item())
+    if step % 10 == 0 or step == LOOP_STEPS - 1:
+        print(f"step {step + 1:3d}   loss {loss.item():.4f}   learning rate {lr:.1e}")
+
+# %% [markdown]
+# Is this really what the package does? `finetune` adds what a long run needs (a time budget, held-out
+# measurements, checkpoints, throughput logs, gradient accumulation, several processes), but its step is
+# the same. Run it for the same steps, on the same seed and data, logging every step, and compare the
+# losses and the weights it saves. Both run on the CPU, where the same operations give the same numbers.
+
+# %%
+check = finetune(finetune_args(stage=1, out="runs/nb05/loop_check", init="lite", max_steps=LOOP_STEPS,
+                               minutes=None, n_train=N_TRAIN, batch_size=BATCH, lr=LR, eval_n=0, n_val=16,
+                               seed=SEED, device="cpu", log_every=1, checkpoint_every=0, quiet=True,
+                               log_lines=False, resume=False))
+package_losses = [row["loss"] for row in check["history"]]
+loss_gap = max(abs(a - b) for a, b in zip(losses, package_losses))
+saved = SparklesChat.from_pretrained("runs/nb05/loop_check").trainable_state_dict()
+weight_gap = max((saved[name] - p.detach()).abs().max().item() for name, p in trainable.items())
+print(f"{len(package_losses)} steps each; largest loss difference {loss_gap:.1e} (the package logs 4 decimals), "
+      f"largest weight difference {weight_gap:.1e}")
+assert len(package_losses) == len(losses) and loss_gap < 1e-4 and weight_gap < 1e-5
+
+steps = range(1, len(losses) + 1)
+charts.loss_curves({"stage 1: the hand-written loop and the package agree": {
+    "the loop above": (steps, losses), "finetune, same seed": (steps, package_losses)}});
+
+# %% [markdown]
+# ## 4 · Stage 1 for longer, with `finetune`
+#
+# The same loop, now for `MINUTES_STAGE1` minutes. `finetune` prints the held-out loss (on captions no step
+# trains on) and the accuracy on held-out *select* questions ("Which image has a red circle: IMAGE#1, ...?")
+# before and after. Watch the loss: captions are easy. Select is a multi-image task stage 1 never trains on.
 
 # %%
 stage1 = finetune(finetune_args(stage=1, out="runs/nb05/stage1", init="lite", minutes=MINUTES_STAGE1,
-                                max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=32, lr=2e-3,
+                                max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=BATCH, lr=LR,
                                 eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False, resume=False, log_every=5))
-print(f"{stage1['steps']} steps in {stage1['minutes']} min; held-out loss "
+print(f"{stage1['steps']} steps in {stage1['minutes']:.1f} min; held-out loss "
       f"{stage1['before']['heldout_loss']:.3f} -> {stage1['after']['heldout_loss']:.3f}")
 print("after stage 1:", ask(SparklesChat.from_pretrained("runs/nb05/stage1")))
 
 # %% [markdown]
-# ## 4 · Stage 2: multi-image dialogues (SparklesChat)
+# ## 5 · Stage 2: multi-image dialogues (SparklesChat)
 #
 # Same trainable parameters, different data: 2-turn dialogues over 2-4 images where turn 2 adds images
 # and refers back to turn 1, plus questions over 2-4 images. BISON- and NLVR2-style prompts never appear:
@@ -125,29 +217,70 @@ print("after stage 1:", ask(SparklesChat.from_pretrained("runs/nb05/stage1")))
 
 # %%
 stage2 = finetune(finetune_args(stage=2, out="runs/nb05/stage2", init="runs/nb05/stage1",
-                                minutes=MINUTES_STAGE2, max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=32,
-                                lr=2e-3, eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False,
+                                minutes=MINUTES_STAGE2, max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=BATCH,
+                                lr=LR, eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False,
                                 resume=False, log_every=5))
 for name, r in (("stage 1", stage1), ("stage 2", stage2)):
-    print(f"{name}: select accuracy {r['before'].get('select_accuracy', 0):.2f} -> "
-          f"{r['after'].get('select_accuracy', 0):.2f} (n={EVAL_N})")
+    print(f"{name}: select accuracy {100 * r['before']['select_accuracy']:.0f}% -> "
+          f"{100 * r['after']['select_accuracy']:.0f}% (n={EVAL_N})")
 print("after stage 2:", ask(SparklesChat.from_pretrained("runs/nb05/stage2")))
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-for ax, (name, r) in zip(axes, (("stage 1: captions", stage1), ("stage 2: dialogues", stage2))):
-    steps = [row["step"] for row in r["history"]]
-    ax.plot(steps, [row["loss"] for row in r["history"]], marker=".")
-    ax.set_title(name)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (assistant tokens)")
-plt.tight_layout()
-plt.show();
-last = stage2["history"][-1] if stage2["history"] else {}
-print("last log line:", {k: last.get(k) for k in ("ms_per_step", "samples_per_s", "tokens_per_s", "mfu")})
+charts.loss_curves({name: {name: ([row["step"] for row in r["history"]], [row["loss"] for row in r["history"]])}
+                    for name, r in (("stage 1: captions", stage1), ("stage 2: dialogues", stage2))})
+plt.show()
+last = stage2["history"][-1] if stage2["history"] else None
+if last:
+    print(f"stage 2, last logged steps: {last['ms_per_step']:.0f} ms per step, {last['samples_per_s']:.0f} "
+          f"examples/s, {last['tokens_per_s']:,} tokens/s, MFU {100 * last['mfu']:.1f}%")
 
 # %% [markdown]
-# ## 5 · The shipped checkpoints: the paper's finding at lite scale
+# **MFU** (model FLOPs utilisation) is the share of the hardware's peak arithmetic rate that training
+# actually uses: the FLOPs the step needs per second divided by what the chip could do; tiny models, whose
+# matrices are too small to keep the hardware busy, get a few percent.
+#
+# ## 6 · What stage 2 costs: forgetting
+#
+# Stage 2 teaches multi-image skills with the same few trainable tensors that stage 1 taught to caption,
+# and its data holds almost no captions (5% "What is in IMAGE#k?" questions, in other words). Nothing in its
+# loss asks the projection to keep what made captions exact, so the weights move away from it: the stage-1
+# skill is partly **forgotten** (in the literature: catastrophic forgetting). Measure it: the same held-out
+# captions, scored exactly (every object's size, colour and shape), before and after stage 2, for the models
+# trained above and for the shipped ones.
+
+# %%
+from sparkles_lite.eval.lite_eval import eval_examples, model_answerer, run_task  # noqa: E402
+
+captions = eval_examples("caption", N_CAPTIONS)   # the same held-out images for every model
+pairs = {"trained above (stage 1, then stage 2 from it)": ("runs/nb05/stage1", "runs/nb05/stage2"),
+         "shipped (MiniGPT-4-lite, SparklesChat-lite)": ("minigpt4-lite", "sparkleschat-lite")}
+rows = ["| models | exact caption after stage 1 | after stage 2 | change |", "|---|---|---|---|"]
+for label, names in pairs.items():
+    b, a = (run_task(model_answerer(SparklesChat.from_pretrained(n).eval()), captions) for n in names)
+    rows.append(f"| {label} | {100 * b['accuracy']:.0f}% [{100 * b['ci95'][0]:.0f}, {100 * b['ci95'][1]:.0f}] "
+                f"| {100 * a['accuracy']:.0f}% [{100 * a['ci95'][0]:.0f}, {100 * a['ci95'][1]:.0f}] "
+                f"| {100 * (a['accuracy'] - b['accuracy']):+.0f} points |")
+display(Markdown("\n".join(rows) + f"\n\n{len(captions)} held-out captions, 95% Wilson intervals."))
+
+# %% [markdown]
+# What the forgotten captions look like: the first held-out images on which the shipped models disagree.
+
+# %%
+asked = [(ex.messages[:1], ex) for ex in captions[:12]]
+said = {n: model_answerer(SparklesChat.from_pretrained(n).eval())(asked) for n in ("minigpt4-lite", "sparkleschat-lite")}
+for ex, before, after in zip(captions, said["minigpt4-lite"], said["sparkleschat-lite"]):
+    if before != after:
+        print(f"truth:         {ex.messages[1].content}\nafter stage 1: {before}\nafter stage 2: {after}\n")
+
+# %% [markdown]
+# Most such errors are of one kind: an object takes the shape (or colour) of another object in the scene.
+# Stage 2 rewarded tokens that let the LM *compare and pick* images, and the exact binding of each object's
+# attributes, which only captions needed, loosened. It is the data, not the amount of training: the
+# *control* model in the table below trained as many extra steps as stage 2, on captions, and its exact
+# captions do not suffer (see its row). The usual remedy is to mix some stage-1 captions back into stage 2
+# (rehearsal), at some cost in stage-2 steps.
+#
+# ## 7 · The shipped checkpoints: the paper's finding at lite scale
 #
 # A few CPU minutes only start the story. The shipped models were trained longer (their model cards in
 # `sparkles_lite/assets/lite/*/MODEL_CARD.md` give the commands, steps, hardware and wall time):
@@ -161,8 +294,8 @@ print("last log line:", {k: last.get(k) for k in ("ms_per_step", "samples_per_s"
 
 # %%
 results = load_results()
-print(format_table(results["rows"]))
-print(f"n = {results['n']} per task, measured on {results['device']}")
+display(Markdown(format_table(results["rows"])
+                 + f"\n\nAccuracy %, [95% Wilson interval]; n = {results['n']} per task, measured on {results['device']}."))
 
 # %% [markdown]
 # Does stage 2 beat stage 1? Only where the intervals do not overlap do we say so; the verdicts below
@@ -177,24 +310,16 @@ for baseline in ("MiniGPT-4-lite (stage 1)", "control (stage 1 + matched caption
         print("   ", line)
 
 # %%
-rows = results["rows"]
-tasks = results["tasks"]
-fig, ax = plt.subplots(figsize=(11, 3.6))
-width = 0.8 / len(rows)
-for k, (name, r) in enumerate(rows.items()):
-    xs = [t + k * width for t in range(len(tasks))]
-    acc = [100 * r[t]["accuracy"] for t in tasks]
-    err = [[100 * (r[t]["accuracy"] - r[t]["ci95"][0]) for t in tasks],
-           [100 * (r[t]["ci95"][1] - r[t]["accuracy"]) for t in tasks]]
-    ax.bar(xs, acc, width, yerr=err, capsize=2, label=name)
-ax.set_xticks([t + 0.4 - width / 2 for t in range(len(tasks))], [TASK_TITLES[t] for t in tasks])
-ax.set_ylabel("accuracy % (95% CI)")
-ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
-plt.tight_layout()
-plt.show();
+rows, tasks = results["rows"], results["tasks"]
+charts.grouped_bars({name: [100 * r[t]["accuracy"] for t in tasks] for name, r in rows.items()},
+                    [TASK_TITLES[t] for t in tasks],
+                    intervals={name: [(100 * r[t]["ci95"][0], 100 * r[t]["ci95"][1]) for t in tasks]
+                               for name, r in rows.items()},
+                    ylabel="accuracy % (95% CI)", ylim=(0, 105),
+                    title=f"held-out lite tasks, n = {results['n']} each");
 
 # %% [markdown]
-# ## 6 · Train it fully yourself
+# ## 8 · Train it fully yourself
 #
 # `tools/build_lite_assets.sh` retrains every lite weight from scratch (vision tower, LM, stage 1, stage 2,
 # control, then this table) in about ten minutes on one GPU; the backbones resume from their checkpoints if

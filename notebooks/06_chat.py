@@ -21,7 +21,8 @@
 #
 # **What you'll learn**
 #
-# 1. a multi-turn chat over three images in plain Python, and the messages the model really reads;
+# 1. a multi-turn chat over three images in plain Python, the messages the model really reads, and where
+#    it looked and what it used, turn by turn;
 # 2. streaming: watching the answer grow token by token;
 # 3. the chat window (`sparkles_lite.ui.ChatUI`) for JupyterLab and Colab;
 # 4. MiniGPT-4-lite vs SparklesChat-lite on the same multi-image questions;
@@ -46,7 +47,6 @@ N_COMPARE = 8          # questions in the side-by-side table
 import random
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 from transformers.utils import logging as hf_logging
@@ -54,8 +54,12 @@ from transformers.utils import logging as hf_logging
 from sparkles_lite import world
 from sparkles_lite.chat import Chat, ChatError
 from sparkles_lite.data.lite_tasks import QUESTION_MAKERS, score_answer
+from sparkles_lite.data.schema import IMAGE_BLOCK
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.ui import ChatUI, compare_models
+from sparkles_lite.viz import charts, plots
+from sparkles_lite.viz.influence import image_influence
+from sparkles_lite.viz.reference import answer_turns
 
 if SMOKE:
     N_COMPARE = 3
@@ -76,12 +80,7 @@ model = models["SparklesChat-lite"]
 bank = world.SceneBank(SEED)
 scenes = [bank.next(n_objects=n) for n in (2, 1, 3)]
 images = [world.render(s, size=128) for s in scenes]
-fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
-for n, (ax, img, s) in enumerate(zip(axes, images, scenes), start=1):
-    ax.imshow(img)
-    ax.set_title(f"IMAGE#{n}\n{world.describe(s)}", fontsize=8)
-    ax.axis("off")
-fig.tight_layout();
+charts.image_rows([("", images, [f"IMAGE#{n}\n{world.describe(s)}" for n, s in enumerate(scenes, start=1)])]);
 
 # %% [markdown]
 # `add_image` numbers the images; `ask` turns the question into the message the model reads. IMAGE#1 and
@@ -113,6 +112,21 @@ print()
 print(f"The history now holds {len(chat.history)} messages; the model read this last time:")
 for m in chat.history:
     print(f"  {m.role:9s} {m.content}")
+
+# %% [markdown]
+# Where did the model look, and what did it use, in each turn? For every answer, the left panel splits its
+# attention on images between the three (notebook 09, section 1); the right panel blanks each image in
+# turn and shows how much of the answer's probability each one carried (notebook 09, section 5). A turn
+# that asks about IMAGE#2 should draw on IMAGE#2; attention often spreads evenly even when the answer
+# rests on one image.
+
+# %%
+by_id = dict(zip([ref.image_id for m in chat.history for ref in m.images], chat.images))
+turns = []
+for history, imgs, gen, attention in answer_turns(model, chat.history, by_id.get, max_new_tokens=MAX_NEW_TOKENS):
+    turns.append((history[-1].content.replace(IMAGE_BLOCK, ""), attention,
+                  image_influence(model, history, imgs, gen, image_labels=attention.image_labels)))
+plots.per_turn(turns);
 
 # %% [markdown]
 # Check these answers against the descriptions under the pictures: the lite model is not always right.
@@ -171,7 +185,8 @@ for role, text in ui.transcript:
 # Both models share the frozen vision tower and LLM; MiniGPT-4-lite's projection saw single-image captions
 # only, SparklesChat-lite's also saw multi-image dialogues. `compare_models` asks each the same question
 # about the same images in a fresh chat. The questions are drawn by the lite task generator over three new
-# scenes each, so each comes with a reference answer and an exact check.
+# scenes each, so each comes with a reference answer and an exact check: ✓ and ✗ come from `score_answer`,
+# the very scorer the held-out evaluations use.
 
 # %%
 rng = random.Random(SEED)

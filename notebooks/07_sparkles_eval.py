@@ -67,7 +67,6 @@ import json
 import shutil
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from openai import OpenAI
 from transformers.utils import logging as hf_logging
@@ -81,6 +80,7 @@ from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
 from sparkles_lite.eval.model_answer import set_eval_threads
 from sparkles_lite.eval.report import render_sparkles_report, report_run
 from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, rejudge, run_sparkles_eval, split_turns, summarise
+from sparkles_lite.viz import charts
 
 if SMOKE:
     N_ITEMS = min(N_ITEMS, 6)
@@ -195,18 +195,13 @@ display(Markdown(f"SparklesEval-lite, n = {len(dialogues)} dialogues, offline li
 
 # %%
 keys = ["C1", "C2", "C3", "A1", "A2", "overall"]
-fig, ax = plt.subplots(figsize=(8, 3.4))
-width = 0.27
-for k, (title, s) in enumerate(summaries.items()):
-    values = [s["criteria"][key] if key.startswith("C") else s[key] for key in keys]
-    ax.bar([i + (k - 1) * width for i in range(len(keys))], values, width, label=title)
-    ax.plot([len(keys) - 1 + (k - 1) * width], [PAPER[paper_of[title]]], "k*", markersize=11,
-            label="paper (overall; GPT-4 for the oracle)" if k == 0 else None)
-ax.set_xticks(range(len(keys)), keys)
-ax.set_ylim(0, 10.5)
-ax.set_ylabel("judge score (1-10)")
-ax.set_title(f"SparklesEval-lite ({len(dialogues)} dialogues) — stars: the paper's overall scores")
-ax.legend(loc="upper left", fontsize=8);
+scores = {title: [s["criteria"][key] if key.startswith("C") else s[key] for key in keys] for title, s in summaries.items()}
+charts.grouped_bars(scores, keys,
+                    intervals={title: [s["ci95"].get(key) for key in keys]
+                               for title, s in summaries.items()},
+                    marks={title: [None] * (len(keys) - 1) + [PAPER[paper_of[title]]] for title in summaries},
+                    mark_label="the paper's overall score (GPT-4 for the oracle)", ylim=(0, 10.5),
+                    ylabel="judge score (1-10)", title=f"SparklesEval-lite, {len(dialogues)} dialogues");
 
 # %% [markdown]
 # ## 4 · The same answers, judged as the paper judges
@@ -286,7 +281,7 @@ gpt = Judge(model="gpt-4o", cache_dir=RUN / "gpt4o_cache", base_url="https://api
             api_key="sk-placeholder-never-sent")
 all_150 = eval_cli.load_eval_dialogues(DATA["sparkles_eval"], 150)
 for label, price in [("GPT-4, $0.03/1k tokens", 0.03), ("GPT-4o, $0.0025/1k tokens", 0.0025)]:
-    for n, repeats in [(len(dialogues), 1), (150, 1), (150, 3)]:
+    for n, repeats in dict.fromkeys([(len(dialogues), 1), (150, 1), (150, 3)]):  # each size once
         est = estimate_judge_cost(all_150[:n], gpt, repeats=repeats, price_per_1k_tokens=price)
         print(f"{label:28s} {n:3d} dialogues x {repeats} repeat(s): {est}")
 

@@ -52,7 +52,6 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from transformers.utils import logging as hf_logging
 
@@ -67,6 +66,7 @@ from sparkles_lite.eval.lite_eval import oracle_answerer
 from sparkles_lite.eval.model_answer import set_eval_threads
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.model.text_lm import generate_text_batch
+from sparkles_lite.viz import charts
 
 if SMOKE:
     N_ITEMS = min(N_ITEMS, 8)
@@ -104,20 +104,13 @@ for task in TASKS:
 
 
 # %%
-def show_pair(ax_pair, item, labels=("IMAGE#1", "IMAGE#2")):
-    for ax, image_id, label in zip(ax_pair, item.images, labels):
-        ax.imshow(lookup(image_id))
-        mark = " (gold)" if label == item.gold else ""
-        ax.set_title(f"{label}{mark}", fontsize=9)
-        ax.axis("off")
-
-fig, axes = plt.subplots(1, 4, figsize=(9, 2.8))
-for k, task in enumerate(TASKS):
+rows = []
+for task in TASKS:
     item = items[task][0]
-    show_pair(axes[2 * k:2 * k + 2], item)
     text = item.meta.get("caption") or item.meta.get("statement")
-    axes[2 * k].text(0, -14, f"{task.upper()}: {text} -> {item.gold}", fontsize=8, ha="left")
-fig.tight_layout();
+    rows.append((f"{task.upper()}: {text} -> answer {item.gold}", [lookup(i) for i in item.images],
+                 [f"IMAGE#{n}" + (" (gold)" if f"IMAGE#{n}" == item.gold else "") for n in (1, 2)]))
+charts.image_rows(rows);
 
 
 # %% [markdown]
@@ -233,23 +226,13 @@ for title, r in results.items():
 display(Markdown(f"n = {N_ITEMS} items per task; chance = 50 %\n\n" + "\n".join(rows)))
 
 # %%
-fig, ax = plt.subplots(figsize=(7.5, 3.4))
-width = 0.26
-for k, (title, r) in enumerate(results.items()):
-    xs = [i + (k - 1) * width for i in range(len(TASKS))]
-    acc = [100 * r[t]["accuracy"] for t in TASKS]
-    err = [[100 * (r[t]["accuracy"] - r[t]["ci95"][0]) for t in TASKS],
-           [100 * (r[t]["ci95"][1] - r[t]["accuracy"]) for t in TASKS]]
-    ax.bar(xs, acc, width, yerr=err, capsize=4, label=title)
-for k, (title, key) in enumerate(paper_cols.items()):
-    ax.plot([i + (k - 1) * width for i in range(len(TASKS))], [paper[t][key] for t in TASKS], "k*",
-            markersize=10, label="paper (MiniGPT-4, SparklesChat)" if k == 0 else None)
-ax.axhline(50, color="grey", linestyle="--", linewidth=1)
-ax.set_xticks(range(len(TASKS)), [f"{t.upper()}-lite" for t in TASKS])
-ax.set_ylim(0, 105)
-ax.set_ylabel("accuracy % (95% CI)")
-ax.set_title(f"{N_ITEMS} items per task; dashed: chance; stars: the paper's models")
-ax.legend(fontsize=8, loc="lower right");
+charts.grouped_bars({title: [100 * r[t]["accuracy"] for t in TASKS] for title, r in results.items()},
+                    [f"{t.upper()}-lite" for t in TASKS],
+                    intervals={title: [(100 * r[t]["ci95"][0], 100 * r[t]["ci95"][1]) for t in TASKS]
+                               for title, r in results.items()},
+                    marks={title: [paper[t][paper_cols[title]] for t in TASKS] for title in results if title in paper_cols},
+                    mark_label="the paper's MiniGPT-4 / SparklesChat", chance=50, ylim=(0, 105),
+                    ylabel="accuracy % (95% CI)", title=f"{N_ITEMS} items per task");
 
 # %% [markdown]
 # A classic failure of two-choice prompts is **position bias**: a model that always says `IMAGE#1` (or
@@ -358,15 +341,16 @@ for task in TASKS:
 if not failures:
     print("SparklesChat-lite answered every item correctly.")
 else:
-    fig, axes = plt.subplots(len(failures), 2, figsize=(6.5, 2.4 * len(failures)), squeeze=False)
-    for (task, item, r), ax_pair in zip(failures, axes):
-        show_pair(ax_pair, item)
+    rows = []
+    for task, item, r in failures:
         text = item.meta.get("caption") or item.meta.get("statement")
         print(f"{task.upper()} item {item.item_id}: {text}")
         print(f"  reply {r['response']!r} -> {r['extracted']} ({r['reason']}); gold {r['gold']}")
         for k, image_id in enumerate(item.images):
             print(f"  IMAGE#{k + 1} truly holds: {', '.join(t.phrase() for t in scenes[image_id].things)}")
-    fig.tight_layout();
+        rows.append((f"{task.upper()} item {item.item_id}: {text} (reply {r['extracted']}, gold {r['gold']})",
+                     [lookup(i) for i in item.images], ["IMAGE#1", "IMAGE#2"]))
+    charts.image_rows(rows);
 
 # %% [markdown]
 # ## Running the real benchmarks

@@ -65,7 +65,7 @@ from sparkles_lite.data.lite_tasks import score_answer
 from sparkles_lite.data.schema import USER, ImageRef, Message, insert_placeholders
 from sparkles_lite.eval.lite_eval import eval_examples
 from sparkles_lite.model.sparkles_chat import SparklesChat
-from sparkles_lite.viz import plots
+from sparkles_lite.viz import charts, plots
 from sparkles_lite.viz.attention import image_attention, pooling_attention
 from sparkles_lite.viz.influence import image_influence
 from sparkles_lite.viz.reference import reference_stat, reference_table, verdict
@@ -93,12 +93,7 @@ ids = ["1", "2", "3"]
 question = "Which image has the most objects: IMAGE#1, IMAGE#2 or IMAGE#3?"
 messages = [Message(USER, insert_placeholders(question, ids), [ImageRef(i) for i in ids])]
 
-fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.8))
-for ax, img, i, s in zip(axes, images, ids, scenes):
-    ax.imshow(img)
-    ax.set_title(f"IMAGE#{i}\n{world.describe(s)}", fontsize=8)
-    ax.axis("off")
-fig.tight_layout();
+charts.image_rows([("", images, [f"IMAGE#{i}\n{world.describe(s)}" for i, s in zip(ids, scenes)])]);
 
 # %% [markdown]
 # The prompt the LLM reads is one sequence: text tokens, and K positions per image whose embeddings are

@@ -118,6 +118,12 @@ def set_threads() -> None:
         torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
 
+def shuffle_rng(seed: int, step: int = 0) -> random.Random:
+    """The batch-order generator of a run with this seed, starting (or resuming) at `step`: one place
+    decides it, so a loop written elsewhere (notebook 05) can draw the very batches `finetune` draws."""
+    return random.Random(seed * 7919 + step)
+
+
 def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random, group: int = 50) -> list[list[int]]:
     """Shuffle, then sort within mega-batches of `group` batches: similar lengths share a batch
     (little padding) while the order stays random."""

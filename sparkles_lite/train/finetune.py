@@ -188,6 +188,15 @@ def runs_behind(init: str | None) -> list[dict]:
     return metrics.get("earlier_runs", []) + [{k: v for k, v in metrics.items() if k not in SUMMARY_OMITS}]
 
 
+def format_measures(measures: dict[str, float]) -> str:
+    """'held-out loss 2.159, select accuracy 23.0%' for a reader, from {'heldout_loss': ..., ...}."""
+    parts = []
+    for key, value in measures.items():
+        name = key.replace("heldout_", "held-out ").replace("_", " ")
+        parts.append(f"{name} {100 * value:.1f}%" if key.endswith("accuracy") else f"{name} {value:.3f}")
+    return ", ".join(parts)
+
+
 def finetune(args: argparse.Namespace) -> dict:
     """Train the projection (stage 1 or 2) into `args.out`; resumable; the same under torchrun.
 
@@ -274,13 +283,13 @@ def finetune(args: argparse.Namespace) -> dict:
 
     before = evaluate()
     if lead:
-        print(f"before: {before}", flush=True)
+        print(f"before: {format_measures(before)}", flush=True)
 
     # Per token the LM and the per-image-token layers run; the vision tower's features come from the cache.
     log = common.TrainLog(common.flops_per_token(sum(counts[k] for k in ("pooling", "projection", "lm")),
                                                  counts["trainable"]), common.peak_flops(device) * world_size)
     budget = common.StepBudget(total, args.minutes, start_step=step)
-    rng = random.Random(args.seed * 7919 + step)
+    rng = common.shuffle_rng(args.seed, step)
     history, started = [], time.time()
     bar = tqdm(total=total, initial=step, desc=f"stage {args.stage}", disable=quiet)
     lengths = [len(a) for a in assembled]
@@ -347,7 +356,7 @@ def finetune(args: argparse.Namespace) -> dict:
               "precision": model.precision.as_dict(), "history": history,
               "command": getattr(args, "command", None), "earlier_runs": runs_behind(args.init)}
     if lead:
-        print(f"after: {after}", flush=True)
+        print(f"after: {format_measures(after)}", flush=True)
         common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(), optimizer=opt.state_dict(),
                                step=step, total=total)
         model.save_pretrained(out, extra={"training": {k: v for k, v in result.items() if k not in SUMMARY_OMITS}})

@@ -6,6 +6,8 @@ and tests can call them headless (Agg backend).
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
@@ -213,4 +215,33 @@ def compare_stats(stats: dict[str, ReferenceStat]) -> Figure:
     ax1.set_ylabel("attention share on the named image")
     ax1.set_title("attention per layer (mean of heads)", fontsize=9)
     ax1.legend(fontsize=8, loc="upper left", frameon=False)
+    return fig
+
+
+def per_turn(turns: list[tuple[str, AttentionSummary, InfluenceSummary]]) -> Figure:
+    """A conversation turn by turn (question, attention and influence of its answer): for each answer,
+    how its image attention divides between the images (mean of its tokens, layers and heads) and how
+    much of its support comes from each image (`InfluenceSummary.share`). Images a turn cannot see yet
+    are left blank."""
+    labels = list(dict.fromkeys(label for _, att, _ in turns for label in att.image_labels))
+    attention = np.full((len(turns), len(labels)), np.nan)
+    influence = np.full((len(turns), len(labels)), np.nan)
+    for r, (_, att, inf) in enumerate(turns):
+        cols = [labels.index(label) for label in att.image_labels]
+        attention[r, cols] = att.image_share().mean(axis=0) if len(att.tokens) else np.nan
+        influence[r, cols] = inf.share()
+    names = [f"turn {r + 1}: " + textwrap.shorten(q, 46, placeholder="…") for r, (q, _, _) in enumerate(turns)]
+    fig, axes = plt.subplots(1, 2, figsize=(3.6 + 2.0 * len(labels), 1.3 + 0.45 * len(turns)),
+                             layout="constrained", sharey=True)
+    for ax, values, title in ((axes[0], attention, "where it looked: share of image attention"),
+                              (axes[1], influence, "what it used: share of the answer's support")):
+        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        for (r, c), v in np.ndenumerate(values):
+            if not np.isnan(v):
+                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
+                        color="black" if v > 0.6 else "white")
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=axes.tolist(), fraction=0.04, label="share (each row sums to 1)")
     return fig

@@ -16,8 +16,10 @@ independent), as does its excess over chance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from sparkles_lite import world
 from sparkles_lite.data.schema import ASSISTANT, USER, Message
@@ -28,16 +30,17 @@ from sparkles_lite.viz.influence import image_influence
 LENSES = {"attention": "attention share", "influence": "influence share"}
 
 
-def answer_turns(model, example, max_new_tokens: int = 32):
-    """Yield (messages, images, Generated, AttentionSummary) for each user turn of a lite example, greedy,
-    each turn answered with the model's own earlier answers in the history (as the lite evaluation does)."""
-    history: list = []
-    for msg in example.messages:
+def answer_turns(model, messages: list[Message], image_of: Callable[[str], Image.Image], max_new_tokens: int = 32):
+    """Yield (history, images, Generated, AttentionSummary) for each user message of `messages`, answered
+    greedily with the model's own earlier answers in the history (as the lite evaluation and a chat do);
+    `image_of` opens an image by its id. Assistant messages in `messages` are replaced by the model's."""
+    history: list[Message] = []
+    for msg in messages:
         if msg.role != USER:
             continue
         history.append(msg)
         ids = [ref.image_id for m in history for ref in m.images]
-        images = [world.render(example.scenes[i]) for i in ids]
+        images = [image_of(i) for i in ids]
         gen = model.generate(history, images, max_new_tokens=max_new_tokens, output_attentions=True)
         labels = [f"IMAGE#{i}" for i in ids][len(ids) - gen.prompt.n_images:]  # turns dropped for length
         yield list(history), images, gen, image_attention(gen, model, labels)
@@ -99,7 +102,8 @@ def reference_stat(model, examples, max_new_tokens: int = 32, ablation: str = "b
     records: list[dict] = []
     unknown = answers = 0
     for ex_i, ex in enumerate(examples):
-        for turn, (messages, images, gen, att) in enumerate(answer_turns(model, ex, max_new_tokens)):
+        render = lambda image_id, scenes=ex.scenes: world.render(scenes[image_id])  # noqa: E731
+        for turn, (messages, images, gen, att) in enumerate(answer_turns(model, ex.messages, render, max_new_tokens)):
             answers += 1
             mentions = [m for m in att.mentions() if m["image"] is not None and m["tokens"]]
             unknown += len(att.mentions()) - len(mentions)
