@@ -28,6 +28,7 @@ Override with ``SPARKLES_NBVAL=all`` (nbval on every notebook) or ``SPARKLES_NBV
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,31 @@ def test_committed_notebook(path: Path):
         f"{path.name} holds a papermill 'injected-parameters' cell: commit the notebook run with its defaults")
 
 
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|Loading weights|Writing model shards")
+
+
+def progress_bars(nb) -> list[str]:
+    """(cell number, text) of every output that is a progress bar: a tqdm widget or its text in a stream."""
+    found = []
+    for n, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            if PROGRESS_BAR.search(text):
+                found.append(f"cell {n}: {text.strip()[:60]!r}")
+    return found
+
+
+def test_progress_bars_are_found():
+    """The check above can fail: a tqdm widget's text and a stderr bar are both caught, a chat widget is not."""
+    bar = nbformat.v4.new_output("display_data", data={"text/plain": "Loading weights:   0%|          | 0/56",
+                                                         "application/vnd.jupyter.widget-view+json": {}})
+    stream = nbformat.v4.new_output("stream", name="stderr", text="stage 1:  40%|####      | 40/100 [00:02<00:03]")
+    chat = nbformat.v4.new_output("display_data", data={"text/plain": "VBox(children=(Dropdown(...),))"})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[bar]), nbformat.v4.new_code_cell(outputs=[chat]),
+                                         nbformat.v4.new_code_cell(outputs=[stream])])
+    assert [f.split(":")[0] for f in progress_bars(nb)] == ["cell 0", "cell 2"]
+
+
 def _check_notebook(committed, executed):
     """The SMOKE-run notebook, with committed outputs put back on checked cells (unless SMOKE_DEPENDENT)."""
     by_id = {c.get("id"): c for c in committed.cells if c.get("id")}
@@ -114,10 +140,12 @@ def test_notebook_runs(path: Path, tmp_path: Path, kernel: str):
         pytest.fail(f"{path.name}: cell [{exc.exec_count}] raised {exc.ename}: {exc.evalue}\n"
                     f"executed copy: {executed_path}", pytrace=False)
 
+    executed = nbformat.read(executed_path, as_version=4)
+    bars = progress_bars(executed)
+    assert not bars, f"{path.name}: progress bars in the outputs (a reader sees them): {bars[:3]}"
     committed = nbformat.read(path, as_version=4)
     if NBVAL_MODE == "none" or (NBVAL_MODE == "marked" and not any(_checked(c) for c in committed.cells)):
         return
-    executed = nbformat.read(executed_path, as_version=4)
     check_path = tmp_path / f"nbval_{path.name}"
     nbformat.write(_check_notebook(committed, executed), check_path)
     proc = subprocess.run(
