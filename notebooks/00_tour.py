@@ -224,3 +224,17 @@ assert ok == len(check)
 # | **10 real models** | the same code with SigLIP/CLIP + SmolLM2/Qwen2.5 on a GPU |
 #
 # Start with `make demo` to see the whole lite pipeline run end to end, then open notebook 01.
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. SparklesChat and MiniGPT-4 have the same architecture and the same frozen parts, yet their
+#    SparklesEval scores are 8.56 and 3.91. Where must the difference come from?
+# 2. Why put an image's tokens right after the words that name it (`IMAGE#2<Img>...</Img>`) rather
+#    than all images at the start of the prompt?
+# 3. What does the lite world's exact caption (`describe` / `parse_description`) make possible that
+#    real photographs do not?
+# 4. The lite models score far above the paper's on BISON (56.7 % for SparklesChat). What may you
+#    compare between the two, and what not?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

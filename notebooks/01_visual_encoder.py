@@ -406,3 +406,17 @@ else:
 #
 # *Try it:* change `SEED` to see other scenes; pick another `query_patch` in section 4; compare the query
 # maps of `SparklesChat.from_pretrained("minigpt4-lite")`.
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. Why is a convolution with kernel = stride = 8 the same as one Linear layer applied to each
+#    flattened 8×8 patch? What changes with stride 4?
+# 2. Remove `pos_embed` in your head: which of the 9 facts per image could the pooling no longer
+#    recover, and why?
+# 3. Nothing forces query *i* to read position *i // 3*. What does the pooling have to get right,
+#    then, for the LM to read its 9 tokens?
+# 4. Four images in one conversation: how many LLM positions with 257 features per image, how many
+#    with 32 tokens, and roughly how much more does self-attention over those positions cost?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

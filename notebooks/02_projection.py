@@ -345,3 +345,17 @@ print("median image-token norm / median norm of the lite words: "
 #
 # *Try it:* probe `control-lite` too (`SparklesChat.from_pretrained("control-lite")`); compare the nearest
 # words of the 3 tokens of an empty position (`nothing nothing nothing`) with those of an object.
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. About 50 thousand projection parameters connect a vision tower and an LM of millions. Why can
+#    so few parameters be enough?
+# 2. The projected tokens are not near the words they stand for, yet the LM answers questions about
+#    them. How can that be?
+# 3. Image tokens are tens of times longer than word embeddings, and Llama applies RMSNorm before
+#    every layer. Why does the length still matter?
+# 4. Only the projection trains, but a training step still costs a full backward pass through the
+#    frozen LM. Why?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

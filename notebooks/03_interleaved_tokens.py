@@ -455,3 +455,17 @@ fig.tight_layout(rect=(0, 0.1, 1, 1));
 #
 # *Try it:* set `SMALL_MAX_LENGTH` so that nothing is dropped; assemble with `add_generation_prompt=True`
 # and see how the map ends; put a 4th image into the second question.
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. Why does the loss supervise the `###` that ends each answer?
+# 2. The images must be passed in the order of their placeholders. What happens, with no error, if
+#    you pass them in id order instead?
+# 3. A conversation is too long. Why drop whole turns from the left rather than cut the sequence at
+#    `max_length`?
+# 4. Why right padding for training but left padding for batched generation?
+# 5. `IMAGE#14` inside `IMAGE#1417` is one naive-replacement bug. Name another input that a plain
+#    `str.replace` of `IMAGE#<id>` gets wrong.
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

@@ -449,3 +449,15 @@ display(HTML(dataset_page(LITE_SAMPLE, LITE_SAMPLE.parent / "images", first=1, s
 #
 # **Exercise.** Change `fake_gpt4` so the reply lists the images of turn 1 in the opposite order of their
 # mentions. Is it repaired or rejected, and why is that the safe choice?
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. GPT-4 wrote SparklesDialogue from captions, never from pixels. What kinds of error can that put
+#    into the answers, and what does a model trained on them learn?
+# 2. Why does the generator insert the placeholders itself instead of asking the LLM to write them?
+# 3. A two-turn dialogue gives two training examples. What does the turn-2 example contain, and why
+#    does the order of its image list matter?
+# 4. Why does the validator report every problem of a file instead of stopping at the first?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

@@ -343,3 +343,18 @@ charts.grouped_bars({name: [100 * r[t]["accuracy"] for t in tasks] for name, r i
 #
 # With real models and data (notebook 10): `python -m sparkles_lite train --preset smol --stage 2
 # --data sparkles_dialogue.json --images DIR --out runs/smol`.
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The loop computes the vision features once, before training. What would change (cost, memory,
+#    risk) if the vision tower trained too?
+# 2. The hand-written loop and `finetune` give the same losses to 4 decimals and the same weights.
+#    Name three changes that would make them differ slightly, and why.
+# 3. Stage 2 lowers exact-caption accuracy. Propose two ways to keep the captions, and how you would
+#    measure which works.
+# 4. Why is the *control* model (stage 1 plus as many extra caption steps as stage 2) needed before
+#    saying that multi-image data caused stage 2's gains?
+# 5. MFU is a few percent here. Would a larger batch raise it, and what limits it on a tiny model?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

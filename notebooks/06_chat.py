@@ -264,3 +264,18 @@ for line in ui.messages:
 # **Try it**: in the window, pick two photos and a scene and ask what they have in common; switch the
 # model with the dropdown and ask again; turn on sampling and raise the temperature to see the answers
 # drift.
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. IMAGE#2 was uploaded but not mentioned. Why does `Chat` put it in front of the question instead
+#    of leaving it out?
+# 2. A follow-up with no new image is "a little outside" the model's training. Why does that matter
+#    more for a 10M-parameter model than for a 7B one?
+# 3. To find out why an answer is wrong, which panel of the per-turn figure would you read, and why?
+# 4. SparklesChat-lite gets most of the eight comparison questions right. What can and cannot be
+#    concluded from that?
+# 5. Why does a `ChatError` leave the conversation exactly as it was, instead of keeping the half-
+#    added question?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

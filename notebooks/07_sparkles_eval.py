@@ -317,3 +317,16 @@ for label, price in [("GPT-4, $0.03/1k tokens", 0.03), ("GPT-4o, $0.0025/1k toke
 
 # %%
 server.close()  # stop the local judge
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. The judge reads captions, never pixels. What can such a judge miss with real photographs, and
+#    why does the lite world not have that problem?
+# 2. A judge reply that cannot be parsed is counted as a failure, not as a score. What would scoring
+#    it as 0 (or 5) do to the comparison?
+# 3. What does the gap between SparklesChat-lite and the text oracle measure?
+# 4. Why judge each dialogue several times (`--repeats 3`), and what does the spread tell you that
+#    one run cannot?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

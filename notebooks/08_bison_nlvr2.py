@@ -372,3 +372,16 @@ else:
 # **Exercise.** Make a BISON-lite variant where the distractor differs only in *size*
 # (`world.Thing(size=...)`), write it with `io.save_bison`, and run both models on it. Is size harder
 # than colour for the lite vision tower?
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. A model that always answers IMAGE#1: what does it score on BISON-lite, and why are the sets
+#    balanced by construction, not just overall?
+# 2. Why does the extractor return None for an ambiguous reply instead of taking the first option
+#    mentioned?
+# 3. With 150 items a 95 % interval is about ±8 points. About how many items would you need for ±3?
+# 4. The paper's protocol samples and re-asks until the reply parses; the strict one answers
+#    greedily and counts None as wrong. Which favours a confused model, and why?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

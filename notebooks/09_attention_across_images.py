@@ -358,3 +358,18 @@ display(Markdown("\n\n".join(conclusion(name) for name in stats)))
 # **Try it**: change `SEED` for other scenes; set `ABLATION = "drop"` and compare the table; ask a question
 # that names two images ("What do IMAGE#1 and IMAGE#3 have in common?"); or run the statistic on
 # `eval_examples("bison", n)`, where the ids are always 1 and 2.
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. Why normalise attention over the image columns before comparing images?
+# 2. Why is *blank* the cleaner way to remove an image than *drop*, and what does blanking still
+#    change?
+# 3. Compare SparklesChat-lite's attention share and influence share in section 6. When the
+#    influence share is far above chance and the attention share barely above it, how can an answer
+#    depend on an image that gets so little attention weight?
+# 4. Two images each suffice for an answer (both hold a red circle). What does the one-at-a-time
+#    influence show, and how would you measure such a case?
+# 5. Why does the bootstrap resample whole examples rather than single mentions?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)

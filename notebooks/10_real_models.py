@@ -429,3 +429,17 @@ else:
 print(f"  python -m sparkles_lite eval --task sparkles-eval --model {out} --data sparkles_eval.json "
       f"--images EVAL_DIR --judge-base-url {JUDGE_BASE_URL or 'URL'} --judge-model gpt-4o --limit 20")
 print("  (without --judge-base-url it uses the offline lite judge, which only understands the lite world)")
+
+# %% [markdown]
+# ## Questions to think about
+#
+# 1. `torch.cuda.is_bf16_supported()` says True on a T4. Why train there in fp16 with a GradScaler
+#    anyway?
+# 2. Why does SmolLM2 get its own chat template here rather than the paper's `###Human: ...
+#    ###Assistant:` format?
+# 3. The saved model is a few MB of projection weights. What must be true on another machine for it
+#    to load and give the same answers?
+# 4. About 1 MB of activations per token for `smol`: roughly how many 1024-token samples fit at once
+#    on a 24 GiB GPU in fp16?
+#
+# (Answers for instructors: `exercises/INSTRUCTOR_NOTES.md`.)
