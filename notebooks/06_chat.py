@@ -116,9 +116,10 @@ for m in chat.history:
 # %% [markdown]
 # Where did the model look, and what did it use, in each turn? For every answer, the left panel splits its
 # attention on images between the three (notebook 09, section 1); the right panel blanks each image in
-# turn and shows how much of the answer's probability each one carried (notebook 09, section 5). A turn
-# that asks about IMAGE#2 should draw on IMAGE#2; attention often spreads evenly even when the answer
-# rests on one image.
+# turn and shows how much log-probability the answer loses without it (notebook 09, section 5): the
+# larger, the more the answer rests on that image. A turn that asks about IMAGE#2 should draw on
+# IMAGE#2; attention often spreads evenly even when the answer rests on one image, and a wrong answer
+# often turns out to rest on another image than the one asked about.
 
 # %%
 by_id = dict(zip([ref.image_id for m in chat.history for ref in m.images], chat.images))

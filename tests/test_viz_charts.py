@@ -126,9 +126,12 @@ def test_colour_scales_have_numbered_bars():
         plt.close(fig)
 
 
-def test_per_turn_shares(images):
+def test_per_turn_columns_in_id_order():
     att, inf = _summaries()
+    att.image_labels = inf.image_labels = ["IMAGE#10", "IMAGE#2", "IMAGE#1"]
     fig = plots.per_turn([("q1", att, inf)])
-    shown = fig.axes[1].images[0].get_array()
-    np.testing.assert_allclose(shown.sum(), 1.0, atol=1e-6)   # the influence shares of one answer
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["IMAGE#1", "IMAGE#2", "IMAGE#10"]
+    shown = fig.axes[0].images[0].get_array()[0]
+    np.testing.assert_allclose(shown.sum(), 1.0, atol=1e-6)              # attention shares of one answer
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array()[0], inf.support()[[2, 1, 0]], atol=1e-6)
     plt.close(fig)

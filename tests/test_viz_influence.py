@@ -180,6 +180,19 @@ def test_reference_stat_both_lenses(lite):
     plt.close(fig)
 
 
+def test_share_ignores_noise():
+    from sparkles_lite.viz.influence import MIN_SUPPORT, InfluenceSummary
+
+    def summary(delta):
+        delta = np.array(delta, dtype=float)
+        return InfluenceSummary(["a"] * len(delta), ["IMAGE#1", "IMAGE#2"], np.zeros(len(delta)), delta)
+
+    np.testing.assert_allclose(summary([[2.0, -1.0], [1.0, 3.0]]).share(), [0.6, 0.4])  # positive part of the sums
+    np.testing.assert_allclose(summary([[2.0, -1.0], [1.0, 1.0]]).share([1]), [0.5, 0.5])
+    np.testing.assert_allclose(summary([[MIN_SUPPORT / 3, 0.0]]).share(), [0.5, 0.5])  # noise: no preference
+    np.testing.assert_allclose(summary([[-1.0, -2.0]]).share(), [0.5, 0.5])
+
+
 def test_verdict_sentences():
     from sparkles_lite.viz.reference import LensResult
 

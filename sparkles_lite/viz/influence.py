@@ -35,7 +35,8 @@ from sparkles_lite.model.sparkles_chat import Generated, SparklesChat
 from sparkles_lite.viz.attention import AnswerWords, answer_length, prompt_image_labels, token_pieces
 
 ABLATIONS = ("blank", "drop")
-BLANK_RGB = (235, 235, 235)  # the lite world's empty canvas (`world.render` of a scene with no objects)
+BLANK_RGB = (235, 235, 235)
+MIN_SUPPORT = 0.01  # nats (a 1 % change of probability): less is no preference for any image  # the lite world's empty canvas (`world.render` of a scene with no objects)
 
 
 def blank_like(image: Image.Image) -> Image.Image:
@@ -74,14 +75,20 @@ class InfluenceSummary(AnswerWords):
             else np.zeros((0, self.n_images))
         return [w for w, _ in groups], rows
 
+    def support(self, tokens: list[int] | None = None) -> np.ndarray:
+        """[n_images]: log-probability (nats) that `tokens` (default: the whole answer) lose when each
+        image is removed: delta summed over the tokens."""
+        idx = list(range(len(self.tokens))) if tokens is None else list(tokens)
+        return self.delta[idx].sum(axis=0)
+
     def share(self, tokens: list[int] | None = None) -> np.ndarray:
         """[n_images]: how the support for `tokens` (default: the whole answer) divides between the
-        images: the positive part of the summed delta, normalised to sum to 1. When removing no image
-        lowers their probability, no image is preferred and each gets 1 / n_images."""
-        idx = list(range(len(self.tokens))) if tokens is None else list(tokens)
-        support = np.clip(self.delta[idx].sum(axis=0), 0, None)
+        images: the positive part of `support`, normalised to sum to 1. When removing no image lowers
+        their probability by `MIN_SUPPORT` or more, no image is preferred and each gets 1 / n_images
+        (a share of noise would be noise)."""
+        support = np.clip(self.support(tokens), 0, None)
         total = support.sum()
-        return support / total if total > 0 else np.full(self.n_images, 1.0 / max(1, self.n_images))
+        return support / total if total >= MIN_SUPPORT else np.full(self.n_images, 1.0 / max(1, self.n_images))
 
 
 # ---------------------------------------------------------------- scoring an answer

@@ -6,6 +6,7 @@ and tests can call them headless (Agg backend).
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
@@ -219,29 +220,40 @@ def compare_stats(stats: dict[str, ReferenceStat]) -> Figure:
 
 
 def per_turn(turns: list[tuple[str, AttentionSummary, InfluenceSummary]]) -> Figure:
-    """A conversation turn by turn (question, attention and influence of its answer): for each answer,
-    how its image attention divides between the images (mean of its tokens, layers and heads) and how
-    much of its support comes from each image (`InfluenceSummary.share`). Images a turn cannot see yet
-    are left blank."""
-    labels = list(dict.fromkeys(label for _, att, _ in turns for label in att.image_labels))
+    """A conversation turn by turn (question, attention and influence of its answer): how each answer's
+    image attention divides between the images (mean of its tokens, layers and heads), and how much
+    log-probability the answer loses when each image is blanked (`InfluenceSummary.support`). Columns
+    in id order; images a turn cannot see yet are left blank."""
+    labels = sorted({label for _, att, _ in turns for label in att.image_labels}, key=_natural)
     attention = np.full((len(turns), len(labels)), np.nan)
-    influence = np.full((len(turns), len(labels)), np.nan)
+    support = np.full((len(turns), len(labels)), np.nan)
     for r, (_, att, inf) in enumerate(turns):
         cols = [labels.index(label) for label in att.image_labels]
-        attention[r, cols] = att.image_share().mean(axis=0) if len(att.tokens) else np.nan
-        influence[r, cols] = inf.share()
+        if len(att.tokens):
+            attention[r, cols] = att.image_share().mean(axis=0)
+        support[r, cols] = inf.support()
     names = [f"turn {r + 1}: " + textwrap.shorten(q, 46, placeholder="…") for r, (q, _, _) in enumerate(turns)]
-    fig, axes = plt.subplots(1, 2, figsize=(3.6 + 2.0 * len(labels), 1.3 + 0.45 * len(turns)),
+    fig, axes = plt.subplots(1, 2, figsize=(4.4 + 2.6 * len(labels), 1.5 + 0.45 * len(turns)),
                              layout="constrained", sharey=True)
-    for ax, values, title in ((axes[0], attention, "where it looked: share of image attention"),
-                              (axes[1], influence, "what it used: share of the answer's support")):
-        im = ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    top = max(float(np.nanmax(np.abs(support))) if np.isfinite(support).any() else 0.0, 1e-3)
+    panels = ((axes[0], attention, "viridis", 0.0, 1.0, "{:.2f}", "where it looked:\nshare of image attention",
+               "share (rows sum to 1)"),
+              (axes[1], support, "RdBu_r", -top, top, "{:+.1f}", "what it used: log p the answer\nloses without the image",
+               "Δ log p (nats)"))
+    for ax, values, cmap, vmin, vmax, fmt, title, bar in panels:
+        im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
         for (r, c), v in np.ndenumerate(values):
             if not np.isnan(v):
-                ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                        color="black" if v > 0.6 else "white")
+                dark = (v > 0.6) if cmap == "viridis" else (abs(v) > 0.6 * top)
+                ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8,
+                        color=("black" if dark else "white") if cmap == "viridis" else ("white" if dark else "black"))
         ax.set_xticks(range(len(labels)), labels, fontsize=8)
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_title(title, fontsize=9)
-    fig.colorbar(im, ax=axes.tolist(), fraction=0.04, label="share (each row sums to 1)")
+        fig.colorbar(im, ax=ax, fraction=0.06, label=bar)
     return fig
+
+
+def _natural(label: str):
+    """IMAGE#2 before IMAGE#10: digits compared as numbers."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", label)]
