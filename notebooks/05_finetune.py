@@ -126,7 +126,7 @@ print("before any training:", ask(fresh))
 # %%
 from sparkles_lite.model.assembly import IGNORE, collate
 from sparkles_lite.train import common
-from sparkles_lite.train.finetune import TRAIN_SEEDS, FeatureCache, lite_items
+from sparkles_lite.train.finetune import TRAIN_SEEDS, FeatureCache, assemble_items, lite_items
 
 BATCH, LR = 32, 2e-3
 model = SparklesChat.from_pretrained("lite").train()   # the towers are frozen by the constructor
@@ -137,8 +137,7 @@ print(f"frozen: {sum(not p.requires_grad for p in model.parameters())} tensors "
       f"({sum(p.numel() for p in model.parameters() if not p.requires_grad):,} numbers) in the vision tower and the LM")
 
 items, load = lite_items(stage=1, n=N_TRAIN, seed=TRAIN_SEEDS[1] + SEED)    # captions of generated scenes
-assembled = [model.assemble(item.messages) for item in items]
-keys = [item.image_keys for item in items]
+assembled, keys, _ = assemble_items(model, items)  # token positions and image keys (notebook 03)
 features = FeatureCache(model, [k for ks in keys for k in ks], load, quiet=True)  # the vision tower, once per image
 
 first = assembled[0]

@@ -35,6 +35,17 @@ def test_batches_round_to_a_multiple_of_64_only_on_a_gpu():
     assert common.pad_multiple(torch.device("cuda")) == 64  # a device name; no GPU needed to build it
 
 
+def test_measures_read_as_sentences_and_batch_order_is_one_function():
+    from sparkles_lite.train.finetune import format_measures
+
+    assert format_measures({"heldout_loss": 2.15892493724823, "select_accuracy": 0.23}) == \
+        "held-out loss 2.159, select accuracy 23.0%"
+    assert format_measures({"heldout_loss": None}) == "held-out loss not measured"
+    a, b = common.shuffle_rng(3), common.shuffle_rng(3)
+    assert length_grouped_batches(list(range(100)), 8, a) == length_grouped_batches(list(range(100)), 8, b)
+    assert common.shuffle_rng(3).random() != common.shuffle_rng(3, step=1).random()  # a resumed run draws on
+
+
 def test_step_budget_progress_uses_steps_or_time():
     budget = common.StepBudget(max_steps=10, minutes=None)
     assert budget.progress(5) == 0.5 and budget.done(10) and not budget.done(9)

@@ -188,12 +188,13 @@ def runs_behind(init: str | None) -> list[dict]:
     return metrics.get("earlier_runs", []) + [{k: v for k, v in metrics.items() if k not in SUMMARY_OMITS}]
 
 
-def format_measures(measures: dict[str, float]) -> str:
+def format_measures(measures: dict[str, float | None]) -> str:
     """'held-out loss 2.159, select accuracy 23.0%' for a reader, from {'heldout_loss': ..., ...}."""
     parts = []
     for key, value in measures.items():
         name = key.replace("heldout_", "held-out ").replace("_", " ")
-        parts.append(f"{name} {100 * value:.1f}%" if key.endswith("accuracy") else f"{name} {value:.3f}")
+        shown = "not measured" if value is None else f"{100 * value:.1f}%" if key.endswith("accuracy") else f"{value:.3f}"
+        parts.append(f"{name} {shown}")
     return ", ".join(parts)
 
 
