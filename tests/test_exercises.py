@@ -3,9 +3,9 @@
 
 * Every solution notebook runs under papermill (``SMOKE=True`` injected, as tests/test_notebooks.py
   does, kernel from ``tools/run_notebooks.py:pick_kernel``) and every check cell prints ✅ and
-  returns True; the summary says all pass. The ten runs happen in two worker processes at once (a
+  shows no value (no `Out: True`); the summary says all pass. The ten runs happen in two worker processes at once (a
   session fixture), which halves the wall time on 2 cores: ~3 s of kernel and torch start-up each.
-* Every unsolved notebook completes and every check reports "not yet solved" and returns False.
+* Every unsolved notebook completes and every check reports "not yet solved" (⬜) and shows no value.
   These run in-process (exec of the code cells, each check cell's value read with eval): no kernel
   start-up, ~1 s in all; 00_tour additionally runs under papermill to prove the kernel path.
 * A check never passes an empty answer (`return None`, `pass`, `raise NotImplementedError`, echoing
@@ -174,9 +174,9 @@ def test_solution_notebook_passes_every_check(path: Path, executed):
     for name, cell in checks:
         stdout, value = _text(cell)
         assert f"{_runner.PASS} {name}: all " in stdout, f"{path.name}: {name} did not pass: {stdout.strip()}"
-        assert value == "True", f"{path.name}: {name} returned {value!r}"
+        assert value is None, f"{path.name}: {name} shows a value under its line: {value!r}"
     summary_out, summary_value = _text(nb.cells[-1])
-    assert f"{len(checks)} of {len(checks)} checks pass" in summary_out and summary_value == "True", summary_out
+    assert f"{len(checks)} of {len(checks)} checks pass:" in summary_out and summary_value is None, summary_out
 
 
 @pytest.mark.notebooks
@@ -187,7 +187,7 @@ def test_unsolved_notebook_runs_in_a_kernel(name: str, executed):
     nb = nbformat.read(dst, as_version=4)
     for check, cell in _check_cells(nb):
         stdout, value = _text(cell)
-        assert f"{_runner.TODO} {check}: {_runner.NOT_SOLVED}" in stdout and value == "False", stdout
+        assert f"{_runner.TODO} {check}: {_runner.NOT_SOLVED}" in stdout and value is None, stdout
 
 
 # ---------------------------------------------------------------- unsolved notebooks, in-process
@@ -220,10 +220,17 @@ def test_unsolved_notebook_reports_not_yet_solved(path: Path):
     assert results, f"{path.name} has no check cells"
     for name, printed, value in results:
         assert printed.startswith(f"{_runner.TODO} {name}: {_runner.NOT_SOLVED}"), printed
-        assert value is False
+        assert value is None  # nothing shown under the check cell
+        assert _runner.RESULTS[name] == _runner.TODO
 
 
 # ---------------------------------------------------------------- empty and wrong answers never pass
+
+def _passes_check(check: str, candidate) -> bool:
+    """Run a check (it prints its line and returns nothing) and read its verdict from RESULTS."""
+    assert getattr(ex, check)(candidate) is None
+    return _runner.RESULTS[check] == _runner.PASS
+
 
 def _returns_none(*args, **kwargs):
     return None
@@ -245,7 +252,7 @@ def _echo(*args, **kwargs):
 @pytest.mark.parametrize("empty", [_returns_none, _passes, _not_implemented, _echo, None, "describe"],
                          ids=["return-None", "pass", "NotImplementedError", "echo-input", "None", "a-string"])
 def test_empty_answer_never_passes(check: str, empty, capsys):
-    assert getattr(ex, check)(empty) is False
+    assert not _passes_check(check, empty)
     printed = capsys.readouterr().out
     assert _runner.PASS not in printed and printed.startswith((_runner.FAIL, _runner.TODO)), printed
     if empty is _not_implemented:
@@ -577,7 +584,7 @@ def test_every_check_has_wrong_answers():
 @pytest.mark.parametrize("check", CHECKS)
 def test_wrong_answers_fail(check: str, capsys):
     for i, wrong in enumerate(_wrong_answers()[check]):
-        assert getattr(ex, check)(wrong) is False, f"{check} passed wrong answer #{i}"
+        assert not _passes_check(check, wrong), f"{check} passed wrong answer #{i}"
         printed = capsys.readouterr().out
         assert printed.startswith(f"{_runner.FAIL} {check}: "), printed
         assert "for input" in printed or "gradients" in printed, printed
@@ -600,7 +607,7 @@ def test_a_missing_error_is_reported(capsys):
         x = x[:, :, : h // p * p, : w // p * p]
         return x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, -1, c * p * p)
 
-    assert ex.check_patchify(patchify_crops) is False
+    assert not _passes_check("check_patchify", patchify_crops)
     line = capsys.readouterr().out
     assert "expected ValueError" in line and "not divisible" in line
     assert torch  # imported for the check
@@ -608,15 +615,100 @@ def test_a_missing_error_is_reported(capsys):
 
 def test_summary_counts_the_checks_run(capsys):
     _runner.RESULTS.clear()
-    assert ex.summary() is False
+    assert ex.summary() is None
+    assert "no checks run yet" in capsys.readouterr().out
     ex.check_cut_answer(lambda raw: raw.split("###", 1)[0].strip())
     ex.check_cut_answer(_returns_none)
     capsys.readouterr()
-    assert ex.summary() is False  # the last run of a check counts
-    assert "0 of 1 checks pass" in capsys.readouterr().out
+    ex.summary()
+    assert "0 of 1 checks pass: ❌ check_cut_answer" in capsys.readouterr().out  # the last run counts
     ex.check_cut_answer(lambda raw: raw.split("###", 1)[0].strip())
     capsys.readouterr()
-    assert ex.summary() is True
+    ex.summary()
+    assert capsys.readouterr().out == "1 of 1 checks pass: ✅ check_cut_answer\n"
+
+
+def test_summary_marks_unattempted_tasks_not_yet_attempted(capsys):
+    _runner.RESULTS.clear()
+    ex.check_cut_answer(lambda raw: raw.split("###", 1)[0].strip())
+    ex.check_parse_ratings(_not_implemented)   # a stub as committed
+    ex.check_mean_ci(lambda values: (0.0, 0.0, 0.0))
+    capsys.readouterr()
+    ex.summary()
+    assert capsys.readouterr().out == ("1 of 3 checks pass, 1 not yet attempted: ✅ check_cut_answer, "
+                                       "⬜ check_parse_ratings, ❌ check_mean_ci\n")
+
+
+def test_a_wrong_splice_order_names_the_first_differing_index_and_the_largest_difference(capsys):
+    import torch
+
+    def splice_column_major(embeds, image_mask, image_tokens):  # fills the mask column by column
+        out = embeds.clone()
+        positions, rows = torch.nonzero(image_mask.T, as_tuple=True)
+        out[rows, positions] = image_tokens.reshape(-1, image_tokens.shape[-1])
+        if int(image_mask.sum()) != image_tokens.shape[0] * image_tokens.shape[1]:
+            raise ValueError
+        return out
+
+    assert not _passes_check("check_splice", splice_column_major)
+    line = capsys.readouterr().out
+    assert "expected tensor(shape (2, 6, 4), float32), got tensor(shape (2, 6, 4), float32)" in line, line
+    assert "; first difference at [0, 2, 0] (expected " in line and ", largest difference " in line, line
+    assert _runner.tensor_difference(torch.ones(3), torch.ones(3)) is None
+    assert _runner.tensor_difference(torch.tensor([1.0, 2.0, 5.0]), torch.tensor([1.0, 3.0, 1.0])) == (
+        "first difference at [1] (expected 2, got 3), largest difference 4")
+
+
+# ---------------------------------------------------------------- the holes a reader found are closed
+
+def _solution_function(stem: str, name: str, broken: tuple[str, str] | None = None):
+    """`name` as the worked solution (exercises/solutions/<stem>.py) defines it, optionally with one
+    piece of its source replaced (`broken` = (old, new)): the solution with exactly one rule broken.
+    Runs the script's code cells up to the one defining `name`, check cells left out."""
+    import jupytext
+
+    namespace: dict = {"__name__": "solution"}
+    for cell in jupytext.read(ROOT / "exercises" / "solutions" / f"{stem}.py").cells:
+        src = _source(cell)
+        if cell.cell_type != "code" or src.strip().startswith(("check_", "summary(")):
+            continue
+        if broken and broken[0] in src:
+            src = src.replace(*broken)
+            broken = None
+        exec(compile(src, f"{stem}.py", "exec"), namespace)
+        if name in namespace:
+            break
+    assert broken is None, f"{stem}.py no longer contains {broken[0]!r}"
+    return namespace[name]
+
+
+def test_the_solutions_pass_the_checks_that_catch_their_broken_twins():
+    assert _passes_check("check_insert_placeholders", _solution_function("03_interleaved_tokens", "insert_placeholders"))
+    assert _passes_check("check_extract_bison", _solution_function("08_bison_nlvr2", "extract_bison"))
+    assert _passes_check("check_extract_nlvr2", _solution_function("08_bison_nlvr2", "extract_nlvr2"))
+
+
+def test_an_id_followed_by_a_hyphen_is_caught(capsys):
+    """03 task 1 with `\\b` for the look-ahead: ids may hold '-', so IMAGE#x matches inside IMAGE#x-1."""
+    word_boundary = _solution_function("03_interleaved_tokens", "insert_placeholders",
+                                       (r'r"(?![A-Za-z0-9_\-])"', r'r"\b"'))
+    assert not _passes_check("check_insert_placeholders", word_boundary)
+    assert "for input 'IMAGE#x-1 is left of IMAGE#x.', ['x', 'x-1']" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("task", ["bison", "nlvr2"])
+def test_keeping_the_restated_option_list_is_caught(task: str, capsys):
+    """08 tasks 1-2 without rule 1 (the listed options kept): 'the answer (IMAGE#1 or IMAGE#2) is IMAGE#2'
+    then holds mentions of both and comes out None."""
+    no_rule_1 = _solution_function("08_bison_nlvr2", f"extract_{task}", ("text = option_list.sub(", "text = (lambda s, t: t)("))
+    assert not _passes_check(f"check_extract_{task}", no_rule_1)
+    assert "rule 1: drop the listed options" in capsys.readouterr().out
+
+
+def test_taking_the_first_final_answer_is_caught(capsys):
+    first_final = _solution_function("08_bison_nlvr2", "extract_bison", ("return finals[-1]", "return finals[0]"))
+    assert not _passes_check("check_extract_bison", first_final)
+    assert "two final answers: the last one decides" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- the checks' own references match the package

@@ -1,7 +1,7 @@
 """Checks for the exercise notebooks (exercises/NN_*.ipynb; worked solutions in exercises/solutions/).
 
     from sparkles_lite.exercises import check_patchify
-    check_patchify(patchify)   # prints ✅ / ❌ (with the failing input) / ⬜ not yet solved; returns True/False
+    check_patchify(patchify)   # prints ✅ / ❌ (with the failing input) / ⬜ not yet solved
 
 `summary()` sums up every check run so far in this notebook.
 """

@@ -1,5 +1,6 @@
 """The machinery behind every `check_<name>`: run a student's function on hidden cases, compare with
-the package's reference implementation, print one clear line, return True/False.
+the package's reference implementation, print one clear line. A check returns nothing, so a check
+cell shows only its line (no `Out: False` under it); `RESULTS` keeps each verdict for `summary()`.
 
 A case's expected value is computed by calling the reference on a deep copy of the inputs; when the
 reference raises (a ValueError for bad input), the student's function must raise the same kind of
@@ -17,8 +18,9 @@ from typing import Any
 PASS, FAIL, TODO = "✅", "❌", "⬜"
 NOT_SOLVED = "not yet solved"
 
-# Every check run in this Python process, in order: name -> passed (the notebook's last cell sums up).
-RESULTS: dict[str, bool] = {}
+# Every check run in this Python process, in order: name -> its mark (PASS, FAIL or TODO); the
+# notebook's last cell sums up.
+RESULTS: dict[str, str] = {}
 
 
 @dataclass
@@ -39,8 +41,8 @@ class Outcome:
 
 def run_check(name: str, candidate: Any, cases: Sequence[Case], reference: Callable,
               compare: Callable[[Any, Any], bool] | None = None,
-              extra: Callable[[Callable], str | None] | None = None) -> bool:
-    """Print one line (✅ / ❌ / ⬜ not yet solved), record it in RESULTS and return whether all pass.
+              extra: Callable[[Callable], str | None] | None = None) -> None:
+    """Print one line (✅ / ❌ / ⬜ not yet solved) and record its mark in RESULTS.
 
     `compare(expected, got)` defaults to `same` (tolerant for floats and tensors). `extra(candidate)`
     runs after the cases pass and returns an error message (or None) for checks values cannot express,
@@ -49,8 +51,7 @@ def run_check(name: str, candidate: Any, cases: Sequence[Case], reference: Calla
     outcome = _evaluate(candidate, cases, reference, compare or same, extra)
     mark = PASS if outcome.ok else (TODO if outcome.message.startswith(NOT_SOLVED) else FAIL)
     print(f"{mark} {name}: {outcome.message}")
-    RESULTS[name] = outcome.ok
-    return outcome.ok
+    RESULTS[name] = mark
 
 
 def _evaluate(candidate, cases, reference, compare, extra) -> Outcome:
@@ -85,7 +86,9 @@ def _evaluate(candidate, cases, reference, compare, extra) -> Outcome:
                                   f"({_short(str(expected_error))}), got {show(got)}{hint}")
         if not compare(expected, got):
             forgot = " (did you forget `return`?)" if got is None and expected is not None else ""
-            return Outcome(False, f"for input {label} expected {show(expected)}, got {show(got)}{forgot}{hint}")
+            where = tensor_difference(expected, got)
+            return Outcome(False, f"for input {label} expected {show(expected)}, got {show(got)}"
+                                  f"{forgot}{f'; {where}' if where else ''}{hint}")
         if not same(case.args, args) or not same(case.kwargs, kwargs):
             return Outcome(False, f"for input {label} your function changed its input in place; "
                                   "build a new result instead (copy first if you need to)")
@@ -140,6 +143,23 @@ def same(a: Any, b: Any, rel: float = 1e-6, abs_tol: float = 1e-6) -> bool:
         return False
 
 
+def tensor_difference(expected: Any, got: Any) -> str | None:
+    """Where two same-shaped tensors differ, for a message whose shapes alone read identical:
+    'first difference at [0, 2, 1] (expected 0.5, got -1.2), largest difference 1.7'."""
+    torch = _torch()
+    if torch is None or not (isinstance(expected, torch.Tensor) and isinstance(got, torch.Tensor)):
+        return None
+    if expected.shape != got.shape:
+        return None
+    a, b = expected.detach().double(), got.detach().double()
+    far = ~torch.isclose(a, b, rtol=1e-4, atol=1e-5)
+    if not bool(far.any()):
+        return None
+    first = [int(i) for i in torch.nonzero(far)[0]]
+    return (f"first difference at {first} (expected {a[tuple(first)].item():.4g}, got {b[tuple(first)].item():.4g}), "
+            f"largest difference {(a - b).abs().nan_to_num(float('inf')).max().item():.4g}")
+
+
 def show(x: Any, limit: int = 160) -> str:
     torch = _torch()
     if torch is not None and isinstance(x, torch.Tensor):
@@ -165,12 +185,12 @@ def _torch():
     return sys.modules.get("torch")
 
 
-def summary() -> bool:
-    """One line per check run so far in this notebook; True when every one passes."""
+def summary() -> None:
+    """One line for every check run so far in this notebook: ✅ passed, ❌ failed, ⬜ not yet attempted."""
     if not RESULTS:
         print("no checks run yet")
-        return False
-    solved = sum(RESULTS.values())
-    print(f"{solved} of {len(RESULTS)} checks pass: "
-          + ", ".join(f"{PASS if ok else FAIL} {name}" for name, ok in RESULTS.items()))
-    return solved == len(RESULTS)
+        return
+    solved = sum(mark == PASS for mark in RESULTS.values())
+    todo = sum(mark == TODO for mark in RESULTS.values())
+    print(f"{solved} of {len(RESULTS)} checks pass" + (f", {todo} not yet attempted" if todo else "") + ": "
+          + ", ".join(f"{mark} {name}" for name, mark in RESULTS.items()))

@@ -1,7 +1,7 @@
 """One `check_<name>(your_function)` per exercise, grouped by lesson (exercises/NN_*.ipynb).
 
 Each check runs your function on hidden cases (edge cases included), compares with the package's
-own implementation (the reference), prints one line and returns True when every case passes:
+own implementation (the reference) and prints one line (it returns nothing: the line is the answer):
 
     ✅ check_patchify: all 7 cases pass
     ❌ check_patchify: for input ... expected ..., got ... (what this case is about)
@@ -67,7 +67,7 @@ def _scene_label(scene) -> str:
 
 # ================================================================ 00 tour
 
-def check_describe(describe) -> bool:
+def check_describe(describe) -> None:
     """Reference: `world.describe` (identical objects grouped, in order of first appearance)."""
     from sparkles_lite import world
 
@@ -92,7 +92,7 @@ def _count_objects(scenes, shape=None, colour=None, size=None) -> int:
     return sum(s.count(shape=shape, colour=colour, size=size) for s in scenes)
 
 
-def check_count_objects(count_objects) -> bool:
+def check_count_objects(count_objects) -> None:
     """Reference: `Scene.count` summed over scenes."""
     scenes = example_scenes(seed=3, n=8) + [
         _scene(("big", "red", "circle", "left"), ("small", "red", "circle", "centre")),
@@ -125,7 +125,7 @@ def _patchify(images, patch: int):
     return x.permute(0, 2, 4, 1, 3, 5).reshape(b, (h // patch) * (w // patch), c * patch * patch)
 
 
-def check_patchify(patchify) -> bool:
+def check_patchify(patchify) -> None:
     """Reference: the patch order of `LiteViT.patch_embed` (a Conv2d with kernel = stride = patch)."""
     import torch
 
@@ -155,7 +155,7 @@ def _attention_weights(q, k):
     return (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(-1)
 
 
-def check_attention_weights(attention_weights) -> bool:
+def check_attention_weights(attention_weights) -> None:
     """Reference: the attention map `sparkles_lite.model.vision.Block` keeps (`keep_attention=True`)."""
     import torch
 
@@ -181,7 +181,7 @@ def _projection_params(vision_dim: int, lm_dim: int, hidden: int | None = None) 
     return vision_dim * hidden + hidden + hidden * lm_dim + lm_dim
 
 
-def check_projection_params(projection_params) -> bool:
+def check_projection_params(projection_params) -> None:
     """Reference: parameter counts of `sparkles_lite.model.projection.build_projection`."""
     cases = [
         Case((128, 256), hint="a Linear layer has a weight and a bias"),
@@ -201,7 +201,7 @@ def _nearest_words(vector, embeddings, vocab, k: int = 3):
     return [vocab[i] for i in sims.argsort(descending=True)[:k].tolist()]
 
 
-def check_nearest_words(nearest_words) -> bool:
+def check_nearest_words(nearest_words) -> None:
     """Reference: the words whose embeddings have the highest cosine similarity, most similar first."""
     import torch
 
@@ -226,7 +226,7 @@ def check_nearest_words(nearest_words) -> bool:
 
 # ================================================================ 03 interleaved tokens
 
-def check_insert_placeholders(insert_placeholders) -> bool:
+def check_insert_placeholders(insert_placeholders) -> None:
     """Reference: `sparkles_lite.data.schema.insert_placeholders`."""
     from sparkles_lite.data import schema
 
@@ -241,6 +241,8 @@ def check_insert_placeholders(insert_placeholders) -> bool:
         Case((f"IMAGE#2{block} shows a cat. Is IMAGE#2 cute?", ["2"]),
              hint="already has its placeholder: leave the text unchanged"),
         Case(("IMAGE#a_1 versus IMAGE#a_10", ["a_10", "a_1"]), hint="ids may hold letters, digits, '_' and '-'"),
+        Case(("IMAGE#x-1 is left of IMAGE#x.", ["x", "x-1"]),
+             hint="'-' is part of an id: IMAGE#x must not match inside IMAGE#x-1 (\\b stops at '-')"),
         Case(("Look at IMAGE#7.", ["7"]), hint="punctuation ends an id"),
         Case(("Hello there", []), hint="no images: unchanged"),
         Case(("Only IMAGE#1 here.", ["1", "2"]), hint="IMAGE#2 is never mentioned: raise ValueError"),
@@ -266,7 +268,7 @@ def _show_msgs(messages) -> str:
     return "[" + ", ".join(f"{m.role}: {m.content!r}" for m in messages) + "]"
 
 
-def check_render_conversation(render_conversation) -> bool:
+def check_render_conversation(render_conversation) -> None:
     """Reference: `sparkles_lite.model.assembly.render` (no BOS, no generation prompt)."""
     convs = [
         (_msgs(("user", "Hi"), ("assistant", "Hello")), "one turn: only 'Hello###' is supervised"),
@@ -292,7 +294,7 @@ def _splice(embeds, image_mask, image_tokens):
     return out
 
 
-def check_splice(splice) -> bool:
+def check_splice(splice) -> None:
     """Reference: `SparklesChat.embed` (the masked assignment that splices image tokens in)."""
     import torch
 
@@ -355,7 +357,7 @@ def _show_imsgs(messages) -> str:
                            for m in messages) + "]"
 
 
-def check_placeholder_errors(placeholder_errors) -> bool:
+def check_placeholder_errors(placeholder_errors) -> None:
     """Reference: `sparkles_lite.model.assembly.check_images`, message by message."""
     from sparkles_lite.data.schema import IMAGE_BLOCK as B
     from sparkles_lite.data.schema import ImageRef, Message
@@ -390,7 +392,7 @@ def _split_turns(messages):
     return [(t.history, t.answer) for t in dialogue_to_turns(Dialogue(messages))]
 
 
-def check_split_turns(split_turns) -> bool:
+def check_split_turns(split_turns) -> None:
     """Reference: `sparkles_lite.data.turns.dialogue_to_turns` as (history, answer) pairs."""
     convs = [
         (_msgs(("user", "Q1"), ("assistant", "A1")), "one turn: [([Q1], 'A1')]"),
@@ -409,7 +411,7 @@ def check_split_turns(split_turns) -> bool:
 
 # ================================================================ 05 fine-tune
 
-def check_cosine_lr(cosine_lr) -> bool:
+def check_cosine_lr(cosine_lr) -> None:
     """Reference: `sparkles_lite.train.common.cosine_lr`."""
     from sparkles_lite.train.common import cosine_lr as reference
 
@@ -435,7 +437,7 @@ def _masked_loss(logits, labels):
     return F.cross_entropy(logits[:, :-1].reshape(-1, v).float(), labels[:, 1:].reshape(-1), ignore_index=-100)
 
 
-def check_masked_loss(masked_loss) -> bool:
+def check_masked_loss(masked_loss) -> None:
     """Reference: the causal-LM loss of transformers (shift by one, ignore_index=-100, token mean)."""
     import torch
 
@@ -479,7 +481,7 @@ def _resolve_images(text: str, uploaded: dict, introduced=()):
     return insert_placeholders(text, new), [uploaded[i] for i in new]
 
 
-def check_resolve_images(resolve_images) -> bool:
+def check_resolve_images(resolve_images) -> None:
     """Reference: placeholders via `schema.insert_placeholders`, images in placeholder order."""
     up = {"1": "<photo 1>", "2": "<photo 2>", "3": "<photo 3>", "10": "<photo 10>"}
     cases = [
@@ -502,7 +504,7 @@ def _cut_answer(raw: str) -> str:
     return raw.split("###")[0].strip()
 
 
-def check_cut_answer(cut_answer) -> bool:
+def check_cut_answer(cut_answer) -> None:
     """Reference: `ChatFormat.answer_text` (paper format) on decoded text: cut at the first `###`, strip spaces."""
     cases = [
         Case((" IMAGE#1 has a red circle.###Human: and IMAGE#2?###Assistant: a square",),
@@ -534,7 +536,7 @@ def _reply(scores: dict[str, str], prose: bool = False, bold: bool = False) -> s
     return "\n".join(lines)
 
 
-def check_parse_ratings(parse_ratings) -> bool:
+def check_parse_ratings(parse_ratings) -> None:
     """Reference: `sparkles_lite.eval.judge.parse_ratings` (scores when `ok`, else None)."""
     keys = [f"A{a} C{c}" for a in (1, 2) for c in (1, 2, 3)]
     good = {k: f"[[{v}]]" for k, v in zip(keys, (7, 8, 9, 3, 4, 5))}
@@ -564,7 +566,7 @@ def t95(df: int) -> float:
     return _T95[df - 1] if df <= len(_T95) else Z95
 
 
-def check_mean_ci(mean_ci) -> bool:
+def check_mean_ci(mean_ci) -> None:
     """Reference: `sparkles_lite.eval.stats.mean_ci`."""
     from sparkles_lite.eval.stats import mean_ci as reference
 
@@ -598,6 +600,9 @@ _BISON_CASES = [
      "a final answer ('the answer is', 'therefore') wins over earlier mentions"),
     ("IMAGE#1 has two circles. IMAGE#2 has one.", "mentions of both without a verdict: None, never a guess"),
     ("IMAGE#1 or IMAGE#2?", "the question restated is not an answer: None"),
+    ("Therefore, the answer (IMAGE#1 or IMAGE#2) is IMAGE#2.",
+     "rule 1: drop the listed options (the question restated); IMAGE#2 is then the only mention"),
+    ("IMAGE#1. On reflection, the answer is IMAGE#2.", "two final answers: the last one decides"),
     ("IMAGE#12", "IMAGE#12 is not IMAGE#1: None"),
     ("I cannot tell.", "no option: None"),
     ("", "an empty reply: None"),
@@ -618,6 +623,8 @@ _NLVR2_CASES = [
     ("It is true that IMAGE#1 has a circle, but the statement is false.",
      "one claim each way without a final answer: None, never a guess"),
     ("true or false?", "the question restated is not an answer: None"),
+    ("So the statement (true or false) is false.",
+     "rule 1: drop the listed options (the question restated); 'false' is then the only mention"),
     ("no idea", "'no idea' is not a 'no': None"),
     ("I am not sure.", "no option: None"),
     ("", "an empty reply: None"),
@@ -628,7 +635,7 @@ def _choice(extract):
     return lambda response: extract(response).choice
 
 
-def check_extract_bison(extract_bison) -> bool:
+def check_extract_bison(extract_bison) -> None:
     """Reference: `sparkles_lite.eval.extraction.extract_bison` (its `.choice`)."""
     from sparkles_lite.eval.extraction import extract_bison as reference
 
@@ -636,7 +643,7 @@ def check_extract_bison(extract_bison) -> bool:
     return run_check("check_extract_bison", extract_bison, cases, _choice(reference))
 
 
-def check_extract_nlvr2(extract_nlvr2) -> bool:
+def check_extract_nlvr2(extract_nlvr2) -> None:
     """Reference: `sparkles_lite.eval.extraction.extract_nlvr2` (its `.choice`)."""
     from sparkles_lite.eval.extraction import extract_nlvr2 as reference
 
@@ -644,7 +651,7 @@ def check_extract_nlvr2(extract_nlvr2) -> bool:
     return run_check("check_extract_nlvr2", extract_nlvr2, cases, _choice(reference))
 
 
-def check_wilson_ci(wilson_ci) -> bool:
+def check_wilson_ci(wilson_ci) -> None:
     """Reference: `sparkles_lite.eval.stats.wilson_ci` (95%)."""
     from sparkles_lite.eval.stats import wilson_ci as reference
 
@@ -689,7 +696,7 @@ def _as_tensor_compare(expected, got) -> bool:
     return isinstance(got, torch.Tensor) and same(expected, got.to(expected.dtype))
 
 
-def check_attention_per_image(attention_per_image) -> bool:
+def check_attention_per_image(attention_per_image) -> None:
     """Reference: per-image sums of an attention row over `Assembled.image_index` positions."""
     import torch
 
@@ -721,7 +728,7 @@ def _image_attention_by_layer(attentions, image_index):
                         for l in range(attentions.shape[0])])
 
 
-def check_image_attention_by_layer(image_attention_by_layer) -> bool:
+def check_image_attention_by_layer(image_attention_by_layer) -> None:
     """Reference: `_attention_per_image` for every layer and head, averaged over heads."""
     import torch
 
