@@ -89,6 +89,8 @@ def test_committed_notebook(path: Path):
     assert not errors, f"{path.name} is committed with an error output: {errors[0].get('ename')}"
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells), (
         f"{path.name} holds a papermill 'injected-parameters' cell: commit the notebook run with its defaults")
+    bars = progress_bars(nb)
+    assert not bars, f"{path.name} is committed with progress bars in its outputs: {bars[:3]}"
 
 
 PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+|Loading weights|Writing model shards")
@@ -114,6 +116,21 @@ def test_progress_bars_are_found():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[bar]), nbformat.v4.new_code_cell(outputs=[chat]),
                                          nbformat.v4.new_code_cell(outputs=[stream])])
     assert [f.split(":")[0] for f in progress_bars(nb)] == ["cell 0", "cell 2"]
+
+
+def test_notebook_kernels_run_without_progress_bars(monkeypatch, tmp_path: Path):
+    """rn.execute starts the kernel (which inherits the environment) with tqdm's and the hub's
+    bars switched off, and leaves the caller's environment as it was."""
+    import papermill
+
+    seen = {}
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    monkeypatch.setattr(papermill, "execute_notebook",
+                        lambda *a, **k: seen.update({n: os.environ.get(n) for n in rn.QUIET_PROGRESS}))
+    rn.execute(tmp_path / "in.ipynb", tmp_path / "out.ipynb", kernel="python3")
+    assert seen == {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    assert os.environ["TQDM_DISABLE"] == "0" and "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
 
 
 def _check_notebook(committed, executed):

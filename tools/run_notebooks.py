@@ -34,6 +34,9 @@ PREFERRED_KERNEL = "sparkles-lite"
 # Jupyter it is the venv's interpreter. The registered `sparkles-lite` kernel is for Jupyters elsewhere.
 COMMITTED_KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 CELL_TIMEOUT_S = 600
+# The kernel inherits these: tqdm bars (default `disable`) and transformers' 'Loading weights' bars stay
+# out of the outputs, which render them as blank widgets or '0%| 0/56' offline.
+QUIET_PROGRESS = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 
 
 def discover(root: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -102,17 +105,27 @@ def strip_run_metadata(nb) -> None:
 
 def execute(src: Path, dst: Path, parameters: dict | None = None, kernel: str | None = None,
             cwd: Path | None = None, timeout: int = CELL_TIMEOUT_S) -> None:
-    """Run `src` into `dst` with papermill; raises papermill's PapermillExecutionError on a failing cell."""
+    """Run `src` into `dst` with papermill, its kernel without progress bars (QUIET_PROGRESS); raises
+    papermill's PapermillExecutionError on a failing cell."""
     import papermill as pm
 
-    pm.execute_notebook(
-        str(src), str(dst),
-        parameters=parameters or None,
-        kernel_name=kernel or pick_kernel(),
-        cwd=str(cwd) if cwd else None,
-        progress_bar=False,
-        execution_timeout=timeout,
-    )
+    saved = {name: os.environ.get(name) for name in QUIET_PROGRESS}
+    os.environ.update(QUIET_PROGRESS)
+    try:
+        pm.execute_notebook(
+            str(src), str(dst),
+            parameters=parameters or None,
+            kernel_name=kernel or pick_kernel(),
+            cwd=str(cwd) if cwd else None,
+            progress_bar=False,
+            execution_timeout=timeout,
+        )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_in_place(nb_path: Path, parameters: dict, kernel: str) -> float:
