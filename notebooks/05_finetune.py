@@ -70,7 +70,7 @@ torch.manual_seed(SEED)
 MAX_STEPS = 6 if SMOKE else 100_000          # time decides unless SMOKE
 N_VAL = 128
 if SMOKE:
-    N_TRAIN, EVAL_N, N_VAL, LOOP_STEPS, N_CAPTIONS = 64, 8, 16, 4, 8
+    N_TRAIN, EVAL_N, N_VAL, LOOP_STEPS, N_CAPTIONS = 64, 8, 16, 2, 8  # 2 steps = the 64 examples once
 
 # %% [markdown]
 # ## 1 · What trains and what stays frozen
@@ -158,7 +158,7 @@ for step, batch_ids in enumerate(batches[:LOOP_STEPS]):
     for group in opt.param_groups:
         group["lr"] = lr
     batch = collate([assembled[i] for i in batch_ids], model.pad_id)
-    with common.autocast(model.device):   # bf16 where the hardware has it, else plain fp32
+    with model.precision.autocast():      # bf16 or fp16 where the hardware has it, else plain fp32
         image_tokens = model.image_tokens(features([k for i in batch_ids for k in keys[i]]))
         loss = model.loss(batch, image_tokens)
     opt.zero_grad(set_to_none=True)
