@@ -215,10 +215,11 @@ total = "| **right** | | " + " | ".join(f"**{score[n]} / {N_COMPARE}**" for n in
 display(Markdown("\n".join([head, *rows, total])))
 
 # %% [markdown]
-# A ✓ is what the evaluation counts, no more: for a *which image* question (which has X, which has more)
-# that is the image named first, the rest of the sentence unscored, so "IMAGE#3 has a small green diamond"
-# counts as right when IMAGE#3 is the one with the small green square (notebook 05's select accuracy
-# counts the same way). A count is checked by its number, *in common* object by object.
+# A ✓ is what the evaluation counts: for a *which image* question (which has X, which has more) the
+# image named first must be the right one, and whatever the answer says of it must be what was asked:
+# "IMAGE#3 has a small green diamond" is wrong when the question asked for a small green square, even if
+# IMAGE#3 is the one with the square ("IMAGE#3." alone is right). A count is checked by its number,
+# *in common* object by object.
 #
 # A handful of questions is an anecdote, not a measurement: notebook 07 (SparklesEval) and 08 (BISON,
 # NLVR2) score the same two models on hundreds of held-out examples with confidence intervals.

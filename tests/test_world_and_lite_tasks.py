@@ -73,6 +73,19 @@ def test_score_answer_rejects_wrong_answers():
     right = ex.messages[1].content
     wrong_id = next(i for i in ex.image_ids if i not in right.split("#")[1])
     assert not score_answer(ex.checks[0], f"IMAGE#{wrong_id} has it.", ex.scenes)
+    right_id = right.split("#")[1].split()[0]
+    assert score_answer(ex.checks[0], right, ex.scenes) and score_answer(ex.checks[0], f"IMAGE#{right_id}.", ex.scenes)
+    assert not score_answer(ex.checks[0], f"IMAGE#{right_id} has a small green diamond and more.", ex.scenes)
+
+
+def test_a_which_image_answer_that_describes_the_wrong_object_is_wrong():
+    """Notebook 06's case: asked for a square, 'IMAGE#3 has a small green diamond' names the right
+    image but says the wrong thing of it; the image alone, or the question's words, are right."""
+    check = {"kind": "image", "id": "3", "claim": "has a small green square"}
+    assert not score_answer(check, "IMAGE#3 has a small green diamond.", {})
+    assert score_answer(check, "IMAGE#3 has a small green square.", {})
+    assert score_answer(check, "IMAGE#3", {})
+    assert not score_answer(check, "IMAGE#2 has a small green square.", {})
     assert not score_answer({"kind": "number", "n": 3}, "There are two circles in total.", {})
     assert not score_answer({"kind": "choice", "choice": "TRUE"}, "TRUE or FALSE", {})
 

@@ -99,7 +99,8 @@ def _select(ids: list[str], scenes: dict[str, Scene], rng: random.Random,
     if sum(query.matches(scenes[i]) for i in ids) != 1:
         return None
     q = f"Which image has {query.phrase()}: {_or_list([_ref(i) for i in ids])}?"
-    return q, f"{_ref(target)} has {query.phrase()}.", {"kind": "image", "id": target}
+    claim = f"has {query.phrase()}"
+    return q, f"{_ref(target)} {claim}.", {"kind": "image", "id": target, "claim": claim}
 
 
 def _count(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple[str, str, dict] | None:
@@ -123,9 +124,10 @@ def _more(ids: list[str], scenes: dict[str, Scene], rng: random.Random) -> tuple
     winner = ids[sizes.index(max(sizes))]
     if len(ids) == 2:
         q = f"Which of {_ref(ids[0])} and {_ref(ids[1])} has more objects?"
-        return q, f"{_ref(winner)} has more objects.", {"kind": "image", "id": winner}
+        return q, f"{_ref(winner)} has more objects.", {"kind": "image", "id": winner, "claim": "has more objects"}
     q = f"Which image has the most objects: {_or_list([_ref(i) for i in ids])}?"
-    return q, f"{_ref(winner)} has the most objects.", {"kind": "image", "id": winner}
+    return q, f"{_ref(winner)} has the most objects.", {"kind": "image", "id": winner,
+                                                        "claim": "has the most objects"}
 
 
 # "In common" means the same object, size, colour and shape all equal ("a big red circle" in both).
@@ -425,9 +427,12 @@ _NUMBER = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r"|\d+)\b")
 def score_answer(check: dict, answer: str, scenes: dict[str, Scene]) -> bool:
     """Is `answer` right? The check comes from the generator, the scenes are the ground truth."""
     kind = check["kind"]
-    if kind == "image":
-        found = _IMAGE_REF.findall(answer)
-        return bool(found) and found[0] == check["id"]
+    if kind == "image":  # the right image first; what is said of it, if anything, is what was asked
+        m = _IMAGE_REF.search(answer)
+        if not m or m.group(1) != check["id"]:
+            return False
+        said = " ".join(answer[m.end():].strip(" .!").split()).lower()
+        return not said or "claim" not in check or said == check["claim"]
     if kind == "number":
         m = _NUMBER.search(answer.lower())
         if not m:
