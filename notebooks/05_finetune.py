@@ -57,7 +57,7 @@ from transformers.utils import logging as hf_logging
 
 from sparkles_lite import world
 from sparkles_lite.data.lite_tasks import LiteGenerator
-from sparkles_lite.eval.lite_eval import TASK_TITLES, format_table
+from sparkles_lite.eval.lite_eval import TASK_TITLES, format_constant_answers, format_table
 from sparkles_lite.eval.table import load_results
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train.common import set_threads
@@ -296,7 +296,9 @@ for ex, before, after in zip(captions, said["minigpt4-lite"], said["sparkleschat
 # %%
 results = load_results()
 display(Markdown(format_table(results["rows"])
-                 + f"\n\nAccuracy %, [95% Wilson interval]; n = {results['n']} per task, measured on {results['device']}."))
+                 + f"\n\nAccuracy %, [95% Wilson interval]; n = {results['n']} per task, measured on {results['device']}. "
+                 "The last row never looks at an image: per question kind it always gives the most common answer. "
+                 + format_constant_answers(results["constant_answers"]).replace("\n", "; ") + "."))
 
 # %% [markdown]
 # Does stage 2 beat stage 1? Only where the intervals do not overlap do we say so; the verdicts below

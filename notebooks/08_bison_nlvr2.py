@@ -62,7 +62,8 @@ from sparkles_lite.data.schema import USER, ImageRef, Message, strip_placeholder
 from sparkles_lite.eval import cli as eval_cli
 from sparkles_lite.eval.choice_tasks import summarise
 from sparkles_lite.eval.extraction import extract_bison, extract_nlvr2
-from sparkles_lite.eval.lite_eval import oracle_answerer
+from sparkles_lite.eval.lite_eval import TASK_TITLES, format_constant_answers, format_per_class, oracle_answerer
+from sparkles_lite.eval.table import load_results
 from sparkles_lite.eval.model_answer import set_eval_threads
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.model.text_lm import generate_text_batch
@@ -223,7 +224,11 @@ for title, r in results.items():
     key = paper_cols.get(title)
     ref = f"{paper['bison'][key]} / {paper['nlvr2'][key]} ({key})" if key else "-"
     rows.append(f"| {title} | {cell(r['bison'])} | {cell(r['nlvr2'])} | {ref} |")
-display(Markdown(f"n = {N_ITEMS} items per task; chance = 50 %\n\n" + "\n".join(rows)))
+gold = {task: Counter(item.gold for item in items[task]) for task in TASKS}
+constant = "; ".join(f"{t.upper()}-lite " + ", ".join(f"always {c} {100 * k / N_ITEMS:.1f} %" for c, k in sorted(gold[t].items()))
+                     for t in TASKS)
+display(Markdown(f"n = {N_ITEMS} items per task, gold answers balanced 50/50, so chance = 50 %. "
+                 f"Constant answers on these items: {constant}.\n\n" + "\n".join(rows)))
 
 # %%
 charts.grouped_bars({title: [100 * r[t]["accuracy"] for t in TASKS] for title, r in results.items()},
@@ -245,7 +250,21 @@ for title, name in MODELS.items():
         records = [json.loads(line) for line in (RUN / f"{name}-{task}" / "predictions.jsonl").read_text().splitlines()]
         said = Counter(r["extracted"] for r in records)
         gold = Counter(r["gold"] for r in records)
-        print(f"{title:18s} {task:6s} answers {dict(sorted(said.items(), key=str))}  gold {dict(sorted(gold.items()))}")
+        per_class = {c: sum(r["correct"] for r in records if r["gold"] == c) / n for c, n in sorted(gold.items())}
+        print(f"{title:18s} {task:6s} answers {dict(sorted(said.items(), key=str))}  gold {dict(sorted(gold.items()))}"
+              "  accuracy per gold answer " + ", ".join(f"{c} {100 * a:.0f} %" for c, a in per_class.items()))
+
+# %% [markdown]
+# The same per-class view on the larger held-out sets of the shipped results table (`results.json`,
+# n = 400 per task; `lite_eval.answer_class`): accuracy on the items whose gold answer is each option,
+# and for *select* on the items whose answer is the first, second, ... image. A model with a lean
+# scores high on one class and low on the other; the image-blind majority answer shows the extreme.
+
+# %%
+shipped = load_results()
+for task in ("bison", "nlvr2", "select"):
+    display(Markdown(f"**{TASK_TITLES[task]}**, accuracy % per gold answer\n\n" + format_per_class(shipped["rows"], task)))
+print(format_constant_answers(shipped["constant_answers"]))
 
 # %% [markdown]
 # NLVR2-lite statements come in four kinds (`lite_tasks.statement_kind` tells them apart by wording):
