@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
-# Where torch comes from. Empty: pip's own index, which on Linux gives the CUDA build (GBs). On a
-# machine without an NVIDIA GPU: make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
-TORCH_INDEX ?=
+# Where torch comes from. On Linux without an NVIDIA GPU (no `nvidia-smi`): PyTorch's CPU index, a
+# ~200 MB build instead of the several-GB CUDA build that pip's own index gives Linux. Elsewhere (a
+# Linux GPU box, macOS, Windows) empty: pip's own index. Override either way, e.g.
+# `make venv TORCH_INDEX=https://download.pytorch.org/whl/cu126`, or `TORCH_INDEX=` for pip's own.
+CPU_TORCH_INDEX := https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?= $(shell [ "$$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null 2>&1 && echo $(CPU_TORCH_INDEX))
 KERNEL ?= sparkles-lite
 # One notebook or several: `make notebooks NB=notebooks/00_tour.ipynb`; default all.
 NB ?=
@@ -27,6 +30,7 @@ $(PY):
 # torch first and pinned: left to the resolver, a later package could pull a newer torch.
 # The stamp makes re-runs on an existing .venv instant; editing pyproject.toml reinstalls.
 $(STAMP): pyproject.toml | $(PY)
+	@echo "torch==$(TORCH_VERSION) from $(or $(TORCH_INDEX),pip's own index) (override: TORCH_INDEX=...)"
 	$(PIP) install "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sparkles-lite)"

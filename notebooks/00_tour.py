@@ -24,12 +24,22 @@
 # paper's results, the lite world, and the road ahead.
 
 # %% tags=["colab-setup"]
-# On Colab: install sparkles-lite from the repository (does nothing elsewhere).
-import sys
-if "google.colab" in sys.modules:
-    import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "sparkles-lite @ git+https://github.com/REPO_OWNER/sparkles-lite"], check=True)
+# Set-up: makes `import sparkles_lite` work in this kernel (Colab, a fresh Jupyter); does nothing
+# where it works already. Installs a sparkles_lite-*.whl lying beside this notebook, else REPO_URL.
+import glob, importlib, importlib.util, subprocess, sys
+REPO_URL = ""  # unpublished: CONTRIBUTING.md, "Publishing", fills this in
+if importlib.util.find_spec("sparkles_lite") is None:
+    wheels = sorted(glob.glob("sparkles_lite-*.whl") + glob.glob("../sparkles_lite-*.whl"))
+    source = wheels[-1] if wheels else f"sparkles-lite @ git+{REPO_URL}" if REPO_URL else None
+    if source is None:
+        print("sparkles-lite is not installed in this kernel, and no sparkles_lite-*.whl lies beside this\n"
+              "notebook. Put one here (on Colab: the Files panel; in a workshop: the instructor's USB stick)\n"
+              "and run this cell again, or install it yourself: pip install <sparkles-lite folder or wheel>")
+    elif subprocess.run([sys.executable, "-m", "pip", "install", "-q", source]).returncode:
+        print(f"pip could not install {source} (its message is above). Without internet: "
+              "WORKSHOP.md, 'Without Wi-Fi'.")
+    else:
+        importlib.invalidate_caches()
 
 # %% tags=["parameters"]
 # Parameters: papermill overrides these (the tests pass SMOKE=True for a fast run).

@@ -195,7 +195,7 @@ def test_colab_check_lists_a_notebook_without_it_and_insert_restores_both_files(
     assert "colab-setup" not in script.read_text(encoding="utf-8")
     capsys.readouterr()
     assert nb_colab.main(["--check", str(notebook)]) == 1
-    assert f"missing or stale Colab cell: {notebook}" in capsys.readouterr().out
+    assert f"missing or stale set-up cell: {notebook}" in capsys.readouterr().out
     assert nb_colab.main(["--insert", str(notebook)]) == 0
     restored = script.read_text(encoding="utf-8"), sn.inputs(nbformat.read(notebook, as_version=4))
     assert restored == original  # the cell itself comes back fresh: no execution count
