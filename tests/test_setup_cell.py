@@ -73,7 +73,7 @@ def test_a_published_url_is_installed_from_git(tmp_path, monkeypatch):
 def test_nothing_to_install_from_prints_what_to_do(tmp_path, monkeypatch, capsys):
     assert run_cell(UNPUBLISHED, tmp_path, monkeypatch) == []
     out = capsys.readouterr().out
-    assert out.startswith("sparkles-lite is not installed in this kernel") and "pip install" in out
+    assert out.startswith("sparkles-lite is not installed.") and "pip install" in out
 
 
 def test_pip_failing_prints_one_message_and_raises_nothing(tmp_path, monkeypatch, capsys):
@@ -87,8 +87,13 @@ def test_unpublished_cell_in_a_fresh_interpreter_prints_its_message(tmp_path):
     done = subprocess.run([sys.executable, "-I", "-S", "-c", nb_colab.colab_source(UNPUBLISHED)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("sparkles-lite is not installed in this kernel"), done.stdout
+    assert done.stdout.startswith("sparkles-lite is not installed."), done.stdout
     assert done.stderr == ""
+
+
+def test_the_cell_fits_a_github_code_cell():
+    for url in (UNPUBLISHED, PUBLISHED):
+        assert max(len(line) for line in nb_colab.colab_source(url).splitlines()) <= 95
 
 
 def test_the_cell_names_the_address_only_once_published():

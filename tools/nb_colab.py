@@ -67,27 +67,30 @@ def colab_prefix(url: str) -> str:
 
 
 def colab_source(url: str) -> str:
-    """The set-up cell's code for a repository address (`REPO_URL = ""` while unpublished)."""
+    """The set-up cell's code for a repository address (`REPO_URL = ""` while unpublished); its lines
+    fit in 95 characters, what GitHub shows of a code cell without scrolling."""
     repo = (f'REPO_URL = "{url}"' if is_published(url)
             else 'REPO_URL = ""  # unpublished: CONTRIBUTING.md, "Publishing", fills this in')
-    return (
-        "# Set-up: makes `import sparkles_lite` work in this kernel (Colab, a fresh Jupyter); does nothing\n"
-        "# where it works already. Installs a sparkles_lite-*.whl lying beside this notebook, else REPO_URL.\n"
-        "import glob, importlib, importlib.util, subprocess, sys\n"
-        f"{repo}\n"
-        'if importlib.util.find_spec("sparkles_lite") is None:\n'
-        '    wheels = sorted(glob.glob("sparkles_lite-*.whl") + glob.glob("../sparkles_lite-*.whl"))\n'
-        '    source = wheels[-1] if wheels else f"sparkles-lite @ git+{REPO_URL}" if REPO_URL else None\n'
-        "    if source is None:\n"
-        '        print("sparkles-lite is not installed in this kernel, and no sparkles_lite-*.whl lies beside this\\n"\n'
-        '              "notebook. Put one here (on Colab: the Files panel; in a workshop: the instructor\'s USB stick)\\n"\n'
-        '              "and run this cell again, or install it yourself: pip install <sparkles-lite folder or wheel>")\n'
-        '    elif subprocess.run([sys.executable, "-m", "pip", "install", "-q", source]).returncode:\n'
-        '        print(f"pip could not install {source} (its message is above). Without internet: "\n'
-        '              "WORKSHOP.md, \'Without Wi-Fi\'.")\n'
-        "    else:\n"
-        "        importlib.invalidate_caches()"
-    )
+    return SETUP_CELL.replace('REPO_URL = ""', repo, 1).strip()
+
+
+SETUP_CELL = """
+# Set-up: installs sparkles-lite if this kernel lacks it (Colab, a new Jupyter), else nothing.
+import glob, importlib, importlib.util, subprocess, sys
+REPO_URL = ""
+if importlib.util.find_spec("sparkles_lite") is None:
+    wheels = sorted(glob.glob("sparkles_lite-*.whl") + glob.glob("../sparkles_lite-*.whl"))
+    source = wheels[-1] if wheels else f"sparkles-lite @ git+{REPO_URL}" if REPO_URL else None
+    if source is None:
+        print("sparkles-lite is not installed. Put sparkles_lite-*.whl beside this\\n"
+              "notebook (Colab: the Files panel) and run this cell again, or\\n"
+              "pip install <the sparkles-lite folder>")
+    elif subprocess.run([sys.executable, "-m", "pip", "install", "-q", source]).returncode:
+        print(f"pip could not install {source} (see above). Offline?\\n"
+              "WORKSHOP.md, 'Without Wi-Fi', says what to bring")
+    else:
+        importlib.invalidate_caches()
+"""
 
 
 def colab_cell(url: str) -> nbformat.NotebookNode:

@@ -24,20 +24,19 @@
 # solutions: `exercises/solutions/00_tour.ipynb`. The lesson itself: `notebooks/00_tour.ipynb`.
 
 # %% tags=["colab-setup"]
-# Set-up: makes `import sparkles_lite` work in this kernel (Colab, a fresh Jupyter); does nothing
-# where it works already. Installs a sparkles_lite-*.whl lying beside this notebook, else REPO_URL.
+# Set-up: installs sparkles-lite if this kernel lacks it (Colab, a new Jupyter), else nothing.
 import glob, importlib, importlib.util, subprocess, sys
 REPO_URL = ""  # unpublished: CONTRIBUTING.md, "Publishing", fills this in
 if importlib.util.find_spec("sparkles_lite") is None:
     wheels = sorted(glob.glob("sparkles_lite-*.whl") + glob.glob("../sparkles_lite-*.whl"))
     source = wheels[-1] if wheels else f"sparkles-lite @ git+{REPO_URL}" if REPO_URL else None
     if source is None:
-        print("sparkles-lite is not installed in this kernel, and no sparkles_lite-*.whl lies beside this\n"
-              "notebook. Put one here (on Colab: the Files panel; in a workshop: the instructor's USB stick)\n"
-              "and run this cell again, or install it yourself: pip install <sparkles-lite folder or wheel>")
+        print("sparkles-lite is not installed. Put sparkles_lite-*.whl beside this\n"
+              "notebook (Colab: the Files panel) and run this cell again, or\n"
+              "pip install <the sparkles-lite folder>")
     elif subprocess.run([sys.executable, "-m", "pip", "install", "-q", source]).returncode:
-        print(f"pip could not install {source} (its message is above). Without internet: "
-              "WORKSHOP.md, 'Without Wi-Fi'.")
+        print(f"pip could not install {source} (see above). Offline?\n"
+              "WORKSHOP.md, 'Without Wi-Fi', says what to bring")
     else:
         importlib.invalidate_caches()
 
