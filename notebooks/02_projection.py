@@ -335,14 +335,10 @@ print("median image-token norm / median norm of the lite words: "
 # layers' small updates barely move it. This is a common finding with linear projections into frozen
 # LLMs: image tokens are a language of their own that lives *beside* the word embeddings, not among them.
 #
-# Is the length a flaw to fix? We measured it, before notebook 03's image-block fix (so both arms score
-# below the shipped model). On one H100, at the same time and for the same steps (982 stage-1 + 2,671
-# stage-2 steps of 128), we trained the projection twice from scratch: once free, as here and in the
-# paper, and once with every image token rescaled to length 1.4 (the mean length of the LM's input
-# vectors over its training text, every token counted, digits and punctuation included; the ~1.1 above is
-# the median over the lite words alone). The fixed-length run did **worse**: held-out loss 0.135 vs 0.085,
-# select accuracy 45 % vs 61 % (100 held-out questions). The long vectors are part of how the projection
-# gets heard.
+# Is the length a flaw to fix? Training the projection twice for the same steps, once free (as here and
+# in the paper) and once with every image token rescaled to a word's length, the fixed-length run does
+# **worse** on held-out loss and on select accuracy (the runs: RESULTS.md, "Image-token length"). The
+# long vectors are part of how the projection gets heard.
 #
 # ## What's next
 #

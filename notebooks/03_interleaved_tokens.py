@@ -151,10 +151,10 @@ for name, a in (("whole dialogue (this project)", whole), ("per-turn sample (the
 # One more text position per image: after its 9 positions the lite model puts a `' '` token before `</Img>`
 # (`model.after_image`). The lite LM was pretrained on text in which each image is written as its 9 words,
 # `<Img> big red triangle ... nothing </Img>`, and there the space before `</Img>` is a token of its own. The
-# image tokens should sit exactly where the words sat, with the same neighbours. We learned this the hard
-# way: the projections were first trained without that space, and adding it later, with no retraining,
-# raised SparklesChat-lite's held-out select accuracy from 69.8% to 85.0% and NLVR2-lite from 77.8% to 94.0%
-# (n = 400). A Hugging Face LLM never saw such a text view, so for it nothing is added.
+# image tokens should sit exactly where the words sat, with the same neighbours: leave the space out and
+# every position after an image is one off from the text the LM learned from (RESULTS.md, "One missing
+# token", measures what that costs). A Hugging Face LLM never saw such a text view, so for it nothing is
+# added.
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -281,9 +281,7 @@ print(format_constant_answers(shipped["constant_answers"]))
 # objects, and whether *exactly one* image has a colour. Each needs a different cross-image skill, so
 # the accuracy per kind says which skill a model lacks. (About 37 items per kind at n = 150: read the
 # differences coarsely.) TRUE and FALSE are equally likely within each kind, so a model that answers
-# from the statement's wording alone, without looking, scores about 50 % on every kind. (An earlier
-# version of this set was balanced only overall: "both have" statements were nearly always false, and
-# a model that always said FALSE to them looked perfect there. This breakdown is how that was found.)
+# from the statement's wording alone, without looking, scores about 50 % on every kind.
 
 # %%
 kind_of = {item.item_id: statement_kind(item.meta["statement"]) for item in items["nlvr2"]}
