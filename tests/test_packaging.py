@@ -1,4 +1,4 @@
-"""pyproject.toml, environment.yml, the Makefile and the README name the same dependencies.
+"""pyproject.toml, environment.yml, the Makefile, the README and CONTRIBUTING.md name the same dependencies.
 
 environment.yml is read with a tiny line parser (its shape is fixed: a `pip:` list under
 `dependencies:`), so this test needs no YAML library.
@@ -6,7 +6,10 @@ environment.yml is read with a tiny line parser (its shape is fixed: a `pip:` li
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import sys
 import tomllib
 from pathlib import Path
 
@@ -117,19 +120,20 @@ def test_torch_pin_agrees_everywhere(runtime, environment):
     env_torch = next(r for r in environment["pip"] if split_requirement(r)[0] == "torch")
     assert env_torch == f"torch=={pin}", f"environment.yml has {env_torch!r}, the Makefile torch=={pin}"
     assert pin in SpecifierSet(runtime["torch"]), f"torch=={pin} violates pyproject's torch{runtime['torch']}"
-    assert f"torch=={pin}" in (ROOT / "README.md").read_text(), "README must name the torch pin"
+    for doc in ("README.md", "CONTRIBUTING.md"):
+        assert f"torch=={pin}" in (ROOT / doc).read_text(), f"{doc} must name the torch pin"
 
 
-def readme_list(label: str) -> set[str]:
-    text = (ROOT / "README.md").read_text()
+def contributing_list(label: str) -> set[str]:
+    text = (ROOT / "CONTRIBUTING.md").read_text()
     m = re.search(rf"^- {label}:(.*)$", text, re.MULTILINE)
-    assert m, f"README.md needs a '- {label}: `pkg`, ...' line under Dependencies"
+    assert m, f"CONTRIBUTING.md needs a '- {label}: `pkg`, ...' line under Dependencies"
     return {canonical(n) for n in re.findall(r"`([^`]+)`", m.group(1))}
 
 
-def test_readme_lists_the_dependencies(runtime, dev):
-    assert readme_list("Runtime") == set(runtime)
-    assert readme_list("Dev") == set(dev)
+def test_contributing_lists_the_dependencies(runtime, dev):
+    assert contributing_list("Runtime") == set(runtime)
+    assert contributing_list("Dev") == set(dev)
 
 
 def test_the_real_lm_extra_is_named_in_the_readme_and_installed_by_the_makefile(pyproject):
@@ -143,3 +147,34 @@ def test_parser_reads_nested_pip_list():
     env = parse_environment("name: x\ndependencies:\n  - python=3.11\n  - pip\n  - pip:\n"
                             "      # comment\n      - torch==1.0  # why\n      - -e .[dev]\n")
     assert env == {"name": "x", "conda": ["python=3.11", "pip"], "pip": ["torch==1.0", "-e .[dev]"]}
+
+
+# ---------------------------------------------------------------- which torch `make venv` installs
+
+def _make_venv_dry_run(tmp_path: Path, path: str, *variables: str) -> str:
+    """The commands `make venv` would run for a venv that does not exist yet (nothing is run)."""
+    import subprocess
+
+    done = subprocess.run(["make", "-n", "venv", f"VENV={tmp_path / 'venv'}", *variables], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "PATH": path}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return next(line for line in done.stdout.splitlines() if '"torch==' in line and "pip install" in line)
+
+
+def _path_without_nvidia_smi() -> str:
+    return os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "nvidia-smi").exists())
+
+
+@pytest.mark.skipif(shutil.which("make") is None or sys.platform != "linux", reason="needs make on Linux")
+def test_make_installs_the_cpu_torch_on_linux_without_an_nvidia_gpu(tmp_path):
+    pin = makefile_torch_pin()
+    assert _make_venv_dry_run(tmp_path, _path_without_nvidia_smi()).endswith(
+        f'install "torch=={pin}" --index-url https://download.pytorch.org/whl/cpu')
+    gpu = tmp_path / "gpu-bin"
+    gpu.mkdir()
+    (gpu / "nvidia-smi").write_text("#!/bin/sh\n")
+    (gpu / "nvidia-smi").chmod(0o755)
+    with_gpu = _make_venv_dry_run(tmp_path, f"{gpu}{os.pathsep}{_path_without_nvidia_smi()}")
+    assert with_gpu.rstrip().endswith(f'install "torch=={pin}"'), with_gpu  # pip's own index: the CUDA build
+    override = _make_venv_dry_run(tmp_path, _path_without_nvidia_smi(), "TORCH_INDEX=https://example.org/whl")
+    assert override.endswith("--index-url https://example.org/whl"), override
