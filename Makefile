@@ -27,11 +27,14 @@ venv: $(STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# torch first and pinned: left to the resolver, a later package could pull a newer torch.
+# torch first and pinned: left to the resolver, a later package could pull a newer torch. From
+# TORCH_INDEX only torch itself (--no-deps); its dependencies come from pip's own index, so an index
+# that cannot be reached costs one lookup, not one per dependency.
 # The stamp makes re-runs on an existing .venv instant; editing pyproject.toml reinstalls.
 $(STAMP): pyproject.toml | $(PY)
 	@echo "torch==$(TORCH_VERSION) from $(or $(TORCH_INDEX),pip's own index) (override: TORCH_INDEX=...)"
-	$(PIP) install "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PIP) install "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--no-deps --index-url $(TORCH_INDEX))
+	$(if $(TORCH_INDEX),$(PIP) install "torch==$(TORCH_VERSION)")
 	$(PIP) install -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (sparkles-lite)"
 	touch $@

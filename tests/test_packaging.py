@@ -169,7 +169,7 @@ def _path_without_nvidia_smi() -> str:
 def test_make_installs_the_cpu_torch_on_linux_without_an_nvidia_gpu(tmp_path):
     pin = makefile_torch_pin()
     assert _make_venv_dry_run(tmp_path, _path_without_nvidia_smi()).endswith(
-        f'install "torch=={pin}" --index-url https://download.pytorch.org/whl/cpu')
+        f'install "torch=={pin}" --no-deps --index-url https://download.pytorch.org/whl/cpu')
     gpu = tmp_path / "gpu-bin"
     gpu.mkdir()
     (gpu / "nvidia-smi").write_text("#!/bin/sh\n")
