@@ -61,8 +61,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from PIL import Image
 
-import sparkles_lite
 from sparkles_lite import world
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.data.io import dialogue_to_dict, load_dialogues
 from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import IMAGE_BLOCK, insert_placeholders, placeholder_ids
@@ -72,9 +72,8 @@ from sparkles_lite.data.validate import dialogue_errors, validate_file
 N_DIALOGUES = 150 if SMOKE else 600  # the generated lite set for the statistics
 RUNS = Path("runs") / "04_sparkles_dialogue"
 RUNS.mkdir(parents=True, exist_ok=True)
-# The photos and their hand-written dialogues live next to the package in this repository.
-PHOTOS = Path(sparkles_lite.__file__).resolve().parent.parent / "data_samples" / "photos"
-assert (PHOTOS / "dialogues.json").exists(), f"{PHOTOS} not found: run from a checkout of the repository"
+# The photos and their hand-written dialogues ship inside the package (sparkles_lite/samples/).
+PHOTOS = sample_folder("photos")
 print(f"photos: {len(list(PHOTOS.glob('*.jpg')))} JPEG files; generated lite dialogues: {N_DIALOGUES}")
 
 # %% [markdown]
@@ -88,7 +87,7 @@ print(f"photos: {len(list(PHOTOS.glob('*.jpg')))} JPEG files; generated lite dia
 # projected tokens (notebook 03). Later mentions (in answers, or in turn 2 about a turn-1 image) carry
 # no placeholder: the image is already in the sequence.
 #
-# `data_samples/photos/dialogues.json` holds five hand-written dialogues in exactly this layout, about
+# `sparkles_lite/samples/photos/dialogues.json` holds five hand-written dialogues in exactly this layout, about
 # ten CC0 / public-domain photographs. The first one, as stored:
 
 # %%
@@ -158,7 +157,7 @@ def show_dialogue(dialogue, images, title, width=95):
 photo_dialogues = load_dialogues(PHOTOS / "dialogues.json")
 real = photo_dialogues[0]
 photo_images = {r.image_id: Image.open(PHOTOS / f"{r.image_id}.jpg").convert("RGB") for r in real.images}
-show_dialogue(real, photo_images, "A real-format SparklesDialogue item (hand-written, data_samples/photos)")
+show_dialogue(real, photo_images, "A real-format SparklesDialogue item (hand-written, sparkles_lite/samples/photos)")
 
 # %%
 scene_images = {i: world.render(s, size=128) for i, s in lite.scenes.items()}
@@ -443,9 +442,9 @@ from IPython.display import HTML, display
 from sparkles_lite.data.browse import dataset_page, write_dataset_page
 from sparkles_lite.data.stats import dataset_stats, format_stats, plot_stats
 
-LITE_SAMPLE = PHOTOS.parent / "lite" / "sparkles_dialogue.json"
+LITE_SAMPLE = sample_folder("lite") / "sparkles_dialogue.json"
 for path, images in ((LITE_SAMPLE, LITE_SAMPLE.parent / "images"), (PHOTOS / "dialogues.json", PHOTOS)):
-    print(format_stats(dataset_stats(path), top=5).replace(str(PHOTOS.parent), "data_samples"))
+    print(format_stats(dataset_stats(path), top=5).replace(str(PHOTOS.parent), "samples"))
     page = write_dataset_page(path, RUNS / f"{path.parent.name}.html", images, first=10)
     print(f"-> {page.name}: the first 10 dialogues with their images\n")
 

@@ -166,7 +166,7 @@ print("final:", final)
 # ## 3 · The chat window
 #
 # `ChatUI` wraps the same `Chat` in ipywidgets: upload images or pick a shipped sample (lite scenes, and
-# the photos of `data_samples/photos/` when the repository is there), click `IMAGE#n` to put a name in the
+# the photos shipped in `sparkles_lite/samples/photos/`), click `IMAGE#n` to put a name in the
 # question, and the answer streams in. The dropdown switches between the two models; *clear* starts over.
 # Mistakes show up in the message line under the controls, in red.
 #

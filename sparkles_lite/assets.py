@@ -1,7 +1,8 @@
-"""Where the shipped lite weights live, and how model names resolve to directories."""
+"""Where the shipped lite weights and samples live, and how model names resolve to directories."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 ASSETS = Path(__file__).parent / "assets" / "lite"
@@ -13,6 +14,17 @@ NAMED_MODELS = {
     "control-lite": ASSETS / "control-lite",         # stage 1 + matched extra caption steps
     "sparkleschat-lite": ASSETS / "sparkleschat-lite",  # stage 1 + stage 2 (multi-image dialogues)
 }
+
+
+
+def sample_folder(name: str) -> Path:
+    """A folder of samples shipped inside the package ("lite": the lite world in the Sparkles file
+    layouts; "photos": real photographs and dialogues about them), so a plain `pip install` has them."""
+    folder = Path(str(files("sparkles_lite") / "samples" / name))
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no shipped samples {name!r} at {folder}; reinstall the package")
+    return folder
+
 
 # Not a saved model: `eval --model text-oracle` is the lite LM reading the true scene words.
 TEXT_ORACLE = "text-oracle"

@@ -5,7 +5,7 @@
     ui.display()
 
 Add images (upload, or pick a shipped sample: rendered lite scenes and the photos in
-`data_samples/photos/`), click `IMAGE#n` to put an image's name in the question, ask; the answer
+`sparkles_lite/samples/photos/`), click `IMAGE#n` to put an image's name in the question, ask; the answer
 streams in. Everything that can go wrong (no image yet, a reference to an image never added, an
 unreadable or oversized upload) is told in the window's message line: no callback raises.
 
@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import html
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
-import sparkles_lite
 from sparkles_lite import world
+from sparkles_lite.assets import sample_folder
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
@@ -35,18 +34,6 @@ SAMPLE_SEED = 0
 
 
 # ---------------------------------------------------------------- shipped samples
-
-def samples_dir() -> Path | None:
-    """`data_samples/photos` of this checkout (or `$SPARKLES_SAMPLES`), None when not present
-    (e.g. an installed wheel without the repository)."""
-    candidates = [os.environ.get("SPARKLES_SAMPLES")]
-    pkg = Path(sparkles_lite.__file__).resolve().parent
-    candidates += [pkg.parent / "data_samples" / "photos", Path.cwd() / "data_samples" / "photos"]
-    for c in candidates:
-        if c and Path(c).is_dir() and any(Path(c).glob("*.jpg")):
-            return Path(c)
-    return None
-
 
 @dataclass
 class Sample:
@@ -63,15 +50,13 @@ class Sample:
 
 
 def sample_images(n_scenes: int = N_SAMPLE_SCENES, seed: int = SAMPLE_SEED) -> list[Sample]:
-    """Rendered lite scenes (always there) and the repository's photos (when present)."""
+    """Rendered lite scenes and the photos shipped in the package."""
     bank = world.SceneBank(seed)
     out = []
     for i in range(n_scenes):
         scene = bank.next()
         out.append(Sample(f"scene {i + 1}: {world.describe(scene)}", "scene", scene=scene))
-    folder = samples_dir()
-    if folder is not None:
-        out += [Sample(f"photo: {p.stem}", "photo", path=p) for p in sorted(folder.glob("*.jpg"))]
+    out += [Sample(f"photo: {p.stem}", "photo", path=p) for p in sorted(sample_folder("photos").glob("*.jpg"))]
     return out
 
 

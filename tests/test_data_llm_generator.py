@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.data.fake_llm_server import FakeLLMServer
 from sparkles_lite.data.io import load_dialogues
 from sparkles_lite.data.llm_generator import GeneratorConfig, generate_dialogues, reply_to_dialogue
@@ -112,7 +113,7 @@ def test_cli_llm_generate_with_template_server(tmp_path, capsys):
     from pathlib import Path
 
     from sparkles_lite.cli import main
-    photos = Path(__file__).resolve().parent.parent / "data_samples" / "photos"
+    photos = sample_folder("photos")
     with FakeLLMServer() as srv:  # default: template_reply over the prompt's candidates
         rc = main(["data", "llm-generate", "--pool", str(photos / "dialogues.json"), "--out", str(tmp_path / "g.jsonl"),
                    "--n-dialogues", "3", "--base-url", srv.base_url, "--model", "fake"])

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from PIL import Image
 
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.cli import main
 from sparkles_lite.data.schema import IMAGE_BLOCK
 from sparkles_lite.data.stats import dataset_stats, opening
 
 ROOT = Path(__file__).resolve().parent.parent
-LITE, PHOTOS = ROOT / "data_samples" / "lite", ROOT / "data_samples" / "photos"
+LITE, PHOTOS = sample_folder("lite"), sample_folder("photos")
 EVIL = "<script>alert('x')</script>"
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.cli import main
 from sparkles_lite.data.schema import IMAGE_BLOCK
 from sparkles_lite.data.validate import validate_dialogue_file, validate_file
 
-PHOTOS = Path(__file__).resolve().parent.parent / "data_samples" / "photos"
+PHOTOS = sample_folder("photos")
 B = IMAGE_BLOCK
 
 

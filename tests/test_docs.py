@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README_MAX_WORDS = 1200
-DOCS = sorted([*ROOT.glob("*.md"), *ROOT.glob("exercises/*.md"), *ROOT.glob("data_samples/**/*.md")])
+DOCS = sorted([*ROOT.glob("*.md"), *ROOT.glob("exercises/*.md"), *ROOT.glob("sparkles_lite/samples/**/*.md")])
 _LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.cli import main
 from sparkles_lite.data.schema import USER, ImageRef, Message
 from sparkles_lite.eval import cli as eval_cli
@@ -18,7 +19,7 @@ from sparkles_lite.eval import model_answer
 from sparkles_lite.eval.judge import SCORE_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data_samples" / "lite"
+SAMPLE = sample_folder("lite")
 CHOICE_KEYS = {"task", "n", "correct", "accuracy", "ci95", "unparsable", "accuracy_parsable", "retried",
                "protocol", "max_attempts", "asks", "mean_attempts", "do_sample", "temperature", "top_p",
                "prompt_style", "seed", "model", "data", "images", "limit", "max_new_tokens", "elapsed_s"}

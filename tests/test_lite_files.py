@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from sparkles_lite import world
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.cli import main
 from sparkles_lite.data.io import load_bison, load_dialogues, load_nlvr2
 from sparkles_lite.data.lite_files import EVAL_FILE, load_scenes, write_lite_dataset
@@ -16,7 +17,7 @@ from sparkles_lite.data.schema import ASSISTANT
 from sparkles_lite.eval.lite_eval import EVAL_SEED
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data_samples" / "lite"
+SAMPLE = sample_folder("lite")
 FILES = ("sparkles_dialogue.json", "captions.json", "sparkles_eval.json", "bison.json", "nlvr2.json")
 
 

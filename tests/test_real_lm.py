@@ -13,6 +13,7 @@ import pytest
 import torch
 from transformers import SiglipVisionConfig, SiglipVisionModel
 
+from sparkles_lite.assets import sample_folder
 from sparkles_lite.chat import Chat
 from sparkles_lite.config import preset
 from sparkles_lite.data.io import load_dialogues
@@ -22,7 +23,7 @@ from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train.finetune import finetune, finetune_args
 from sparkles_lite.viz.attention import image_attention
 
-PHOTOS = Path(__file__).resolve().parent.parent / "data_samples" / "photos"
+PHOTOS = sample_folder("photos")
 K = 4  # image tokens per image: short sequences keep the CPU steps short
 
 

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from sparkles_lite import world
-from sparkles_lite.ui import ChatUI, compare_models, read_image, sample_images, samples_dir
+from sparkles_lite.ui import ChatUI, compare_models, read_image, sample_images
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("sparkles_lite.chat", reason="sparkles_lite.chat (Chat, ChatError) not there yet")
@@ -39,13 +39,12 @@ def _png_bytes(size=(32, 32)) -> bytes:
     return buf.getvalue()
 
 
-def test_samples_scenes_always_photos_when_present():
+def test_samples_are_scenes_then_the_shipped_photos():
     samples = sample_images(n_scenes=2)
     assert [s.kind for s in samples[:2]] == ["scene", "scene"]
     assert samples[0].load().size == (128, 128)
     photos = [s for s in samples if s.kind == "photo"]
-    if samples_dir() is not None:
-        assert photos and photos[0].load().mode == "RGB"
+    assert photos and photos[0].load().mode == "RGB"
 
 
 def test_turns_stream_and_build_history(ui):

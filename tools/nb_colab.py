@@ -39,7 +39,7 @@ PLACEHOLDER_OWNER = "REPO_OWNER"
 TAG = "colab-setup"
 CELL_ID = "colab-setup"  # fixed, so rebuilt and inserted notebooks hold the very same cell
 NOTEBOOK_GLOBS = ("notebooks/*.ipynb", "exercises/*.ipynb", "exercises/solutions/*.ipynb")
-DOC_GLOBS = ("*.md", "exercises/*.md", "data_samples/*.md", "benchmarks/*.md")
+DOC_GLOBS = ("*.md", "exercises/*.md", "sparkles_lite/samples/*.md", "benchmarks/*.md")
 _GITHUB = re.compile(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
 
 
