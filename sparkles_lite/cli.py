@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "judge-server": ("sparkles_lite.eval.judge_server", "offline OpenAI-compatible judge for the lite world"),
     "chat": ("sparkles_lite.chat_cli", "chat with a model about several images"),
     "demo": ("sparkles_lite.demo", "the lite pipeline end to end"),
+    "check": ("sparkles_lite.check", "is this machine ready for the lessons? OK/FAIL per line"),
 }
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from sparkles_lite.versions import require
+
 BOS, SEP, PAD = "<s>", "###", "<pad>"
 IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN = "<Img>", "</Img>", "<ImageHere>"
 SPECIAL_TOKENS = [PAD, BOS, SEP, IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN]
@@ -65,6 +67,7 @@ def lite_corpus(n_examples: int = 4000, seed: int = 12345) -> list[str]:
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    require("transformers")  # the shipped files are in transformers 5's format; 4.x dies deep inside
     tok = PreTrainedTokenizerFast.from_pretrained(str(path))
     # The template is code, not data: a copy saved before a template fix (the shipped one ends the
     # generation prompt with a space the model never saw in training) must not win over `render`.
