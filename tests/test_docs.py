@@ -53,3 +53,26 @@ def test_relative_links_resolve(doc: Path):
             if fragment not in headings:
                 broken.append(f"{target}: no heading #{fragment} in {file.name}")
     assert not broken, f"{doc.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+def _results_tables():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("results_tables", ROOT / "tools" / "results_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_tables_agree_with_results_json(capsys):
+    assert _results_tables().main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_a_stale_or_unknown_generated_block_is_caught():
+    tables = _results_tables()
+    text = "x\n<!-- BEGIN GENERATED: t -->\n| 1 |\n<!-- END GENERATED: t -->\ny\n"
+    new, changed = tables.fill(text, {"t": "| 2 |"})
+    assert changed == ["t"] and new == text.replace("| 1 |", "| 2 |")
+    assert tables.fill(new, {"t": "| 2 |"}) == (new, [])
+    with pytest.raises(KeyError, match="unknown generated block 't'"):
+        tables.fill(text, {})

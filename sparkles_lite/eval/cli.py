@@ -62,6 +62,8 @@ TITLES = {"bison": "BISON (acc. %)", "nlvr2": "NLVR2 (acc. %)", "sparkles-eval":
 LITE_MODELS = {"SparklesChat": "sparkleschat-lite", "MiniGPT-4": "minigpt4-lite"}
 # The lite counterpart of the paper's GPT-4 row: the frozen LM reading the true scene words.
 ORACLE = "text oracle"
+# The image-blind baseline row of the saved table (`lite_eval.MAJORITY_ROW` starts with it).
+MAJORITY = "majority answer"
 
 
 # ---------------------------------------------------------------- data
@@ -303,7 +305,7 @@ def _fmt(x: float | None, digits: int) -> str:
 def lite_numbers(results: dict | None, summaries: list[dict] = ()) -> dict[str, dict[str, float | None]]:
     """{task: {"SparklesChat": value, "MiniGPT-4": value}} for the lite models: BISON/NLVR2 accuracy
     (%) from the saved lite table, SparklesEval overall from sparkles-eval run summaries."""
-    keys = {**{k: f"{k}-lite" for k in LITE_MODELS}, ORACLE: ORACLE}  # saved-table row title prefixes
+    keys = {**{k: f"{k}-lite" for k in LITE_MODELS}, ORACLE: ORACLE, MAJORITY: MAJORITY}  # row title prefixes
     out: dict[str, dict[str, float | None]] = {t: {k: None for k in keys} for t in PAPER}
     for title, rows in ((results or {}).get("rows") or {}).items():
         for key, prefix in keys.items():
@@ -325,14 +327,17 @@ def lite_numbers(results: dict | None, summaries: list[dict] = ()) -> dict[str, 
 
 
 def paper_comparison(lite: dict[str, dict[str, float | None]]) -> str:
-    """Markdown: the paper's numbers beside the lite models'. Same shape, not the same scale."""
+    """Markdown: the paper's numbers beside the lite models'. Same shape, not the same scale; the
+    majority column (the image-blind majority answer on the lite sets) is the floor a lite score beats."""
     lines = ["| benchmark | SparklesChat (paper) | MiniGPT-4 (paper) | GPT-4 (paper) | "
-             "SparklesChat-lite | MiniGPT-4-lite | text oracle (lite) |", "|---|---|---|---|---|---|---|"]
+             "SparklesChat-lite | MiniGPT-4-lite | text oracle (lite) | majority (lite) |",
+             "|---|---|---|---|---|---|---|---|"]
     for task, paper in PAPER.items():
         d = 2 if task == "sparkles-eval" else 1
         lines.append(f"| {TITLES[task]} | {_fmt(paper['SparklesChat'], d)} | {_fmt(paper['MiniGPT-4'], d)} | "
                      f"{_fmt(paper.get('GPT-4'), d)} | {_fmt(lite[task]['SparklesChat'], d)} | "
-                     f"{_fmt(lite[task]['MiniGPT-4'], d)} | {_fmt(lite[task].get(ORACLE), d)} |")
+                     f"{_fmt(lite[task]['MiniGPT-4'], d)} | {_fmt(lite[task].get(ORACLE), d)} | "
+                     f"{_fmt(lite[task].get(MAJORITY), d)} |")
     return "\n".join(lines)
 
 
