@@ -38,13 +38,13 @@ if str(ROOT) not in sys.path:
 
 from sparkles_lite import assets  # noqa: E402
 from sparkles_lite.config import preset  # noqa: E402
-from sparkles_lite.data.lite_tasks import LiteGenerator  # noqa: E402
 from sparkles_lite.device import choose_precision, pick_device  # noqa: E402
+from sparkles_lite.lite.pretrain import LENGTH_GROUP, lm_loss, lm_texts  # noqa: E402
+from sparkles_lite.lite.tasks import LiteGenerator  # noqa: E402
 from sparkles_lite.model.assembly import collate, round_up  # noqa: E402
 from sparkles_lite.model.language import build_lite_lm  # noqa: E402
 from sparkles_lite.model.tokenizer import load_tokenizer  # noqa: E402
 from sparkles_lite.train import common  # noqa: E402
-from sparkles_lite.train.pretrain import LENGTH_GROUP, lm_loss, lm_texts  # noqa: E402
 
 
 def log(msg: str) -> None:

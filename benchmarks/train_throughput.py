@@ -55,11 +55,12 @@ if str(ROOT) not in sys.path:
 from sparkles_lite import assets  # noqa: E402
 from sparkles_lite.config import SparklesConfig, preset  # noqa: E402
 from sparkles_lite.device import choose_precision, pick_device  # noqa: E402
+from sparkles_lite.lite.training import lite_items  # noqa: E402
 from sparkles_lite.model.assembly import IGNORE, Assembled, collate, round_up  # noqa: E402
 from sparkles_lite.model.sparkles_chat import SparklesChat  # noqa: E402
 from sparkles_lite.train import common  # noqa: E402
 from sparkles_lite.train.common import length_grouped_batches  # noqa: E402
-from sparkles_lite.train.finetune import FeatureCache, lite_items  # noqa: E402
+from sparkles_lite.train.finetune import FeatureCache  # noqa: E402
 
 ALL_PRESETS = ("lite", "smol", "qwen", "paper")
 MEAN_TOKENS = 450  # SparklesDialogue-like: two turns over 2-4 images, images included

@@ -46,8 +46,8 @@ SMOKE = False
 SEED = 0
 
 # %%
-from sparkles_lite import world
 from sparkles_lite.exercises import check_count_objects, check_describe, example_scenes, summary
+from sparkles_lite.lite import world
 
 scenes = example_scenes(seed=SEED, n=4)
 for s in scenes:

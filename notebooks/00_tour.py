@@ -49,8 +49,8 @@ SEED = 0       # every scene below comes from this seed
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from sparkles_lite import world
 from sparkles_lite.data.schema import insert_placeholders
+from sparkles_lite.lite import world
 
 N_SCENES = 6 if SMOKE else 12
 bank = world.SceneBank(SEED)

@@ -63,8 +63,8 @@ import torch
 import torch.nn.functional as F
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
 from sparkles_lite.config import PoolingConfig, preset
+from sparkles_lite.lite import world
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.sparkles_chat import SparklesChat
 
@@ -166,7 +166,7 @@ with torch.no_grad():
 #
 # Each of the 64 patches now carries a 128-number feature vector. 128 dimensions cannot be drawn, but a
 # **PCA** can squeeze them to their 3 main directions, which we show as red, green and blue: patches with
-# similar features get similar colours. The ViT was pretrained (`sparkles_lite.train.pretrain`) to tell
+# similar features get similar colours. The ViT was pretrained (`sparkles_lite.lite.pretrain`) to tell
 # size, colour and shape at each of the three positions, so we expect object patches to stand out from the
 # background, and objects of different kinds to differ.
 #

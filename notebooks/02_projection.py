@@ -63,8 +63,8 @@ from transformers import (Blip2QFormerConfig, Blip2QFormerModel, CLIPVisionConfi
                           LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel)
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
 from sparkles_lite.config import preset
+from sparkles_lite.lite import world
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.projection import build_projection
 from sparkles_lite.model.sparkles_chat import SparklesChat

@@ -64,9 +64,9 @@ import torch
 from matplotlib.patches import Patch, Rectangle
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import IMAGE_BLOCK, ImageRef, Message, insert_placeholders
+from sparkles_lite.lite import world
+from sparkles_lite.lite.tasks import LiteGenerator
 from sparkles_lite.model import assembly
 from sparkles_lite.model.assembly import IGNORE, AssemblyError, collate
 from sparkles_lite.model.sparkles_chat import SparklesChat
@@ -109,7 +109,7 @@ for i, m in enumerate(messages):
     print(f"[{i}] {m.role:9s} {m.content}")
     for ref in m.images:
         print(f"{'':14s}image IMAGE#{ref.image_id}: {ref.caption}")
-text, supervised, spans = assembly.render(messages, add_generation_prompt=False, bos=tok.bos_token)
+text, supervised, spans = assembly.render_conversation(messages, add_generation_prompt=False, bos=tok.bos_token)
 print("\nrendered template:")
 print(text)
 print("\nsupervised spans:", [text[a:b] for a, b in supervised])

@@ -61,13 +61,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from sparkles_lite import world
 from sparkles_lite.assets import sample_folder
 from sparkles_lite.data.io import dialogue_to_dict, load_dialogues
-from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import IMAGE_BLOCK, insert_placeholders, placeholder_ids
 from sparkles_lite.data.turns import dialogue_to_turns
 from sparkles_lite.data.validate import dialogue_errors, validate_file
+from sparkles_lite.lite import world
+from sparkles_lite.lite import world
+from sparkles_lite.lite.tasks import LiteGenerator
 
 N_DIALOGUES = 150 if SMOKE else 600  # the generated lite set for the statistics
 RUNS = Path("runs") / "04_sparkles_dialogue"
@@ -108,7 +109,7 @@ for j, m in enumerate(raw[0]["dialogue"]):
 # Two images have an object **in common** when each holds an object of the same size, colour and shape
 # ("a big blue square" in both; a small blue square does not match a big one). The generator asks for a
 # shared object in three "in common" questions out of four, redrawing an image until there is one;
-# otherwise the answer is "They have nothing in common." (`lite_tasks.COMMON_SHARED_SHARE`). The
+# otherwise the answer is "They have nothing in common." (`lite.tasks.COMMON_SHARED_SHARE`). The
 # dialogue below is the first of this seed that asks what two images share and gets an object back.
 
 # %%
@@ -332,7 +333,7 @@ print("  validator errors:", dialogue_errors({**bad, "dialogue": [{**bad["dialog
 # empty `{}` parses), LLMs wrap JSON in prose and code fences, invent image ids, use too few images or
 # stop mid-answer. The generator repairs what is safe (code fences, role case and spaces, placeholders,
 # image order) and otherwise rejects the reply with a recorded reason; rate limits (HTTP 429) and server
-# errors are retried a bounded number of times.
+# errors are retried a bounded number of times, with backoff, by the `openai` client itself.
 #
 # **Runs are resumable.** Job *i* always sees the same candidates, accepted dialogues are appended to a
 # JSONL file one line at a time, and a rerun skips what is done: a long GPT-4 run that dies loses nothing.
@@ -376,7 +377,7 @@ out, rejects = RUNS / "generated.jsonl", RUNS / "rejected.jsonl"
 for p in (out, rejects):
     p.unlink(missing_ok=True)
 with FakeLLMServer([429], default=fake_gpt4) as server:
-    config = GeneratorConfig(base_url=server.base_url, model="fake-gpt-4", retry_wait_s=0.01)
+    config = GeneratorConfig(base_url=server.base_url, model="fake-gpt-4")
     summary = generate_dialogues(pool, demo, out, n_dialogues=6, seed=SEED, config=config, rejects_path=rejects)
     print(summary)
     print(f"requests the server saw: {len(server.requests)} (one was answered 429 and retried)")

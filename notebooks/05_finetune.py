@@ -64,13 +64,14 @@ import torch
 from IPython.display import Markdown, display
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import LiteGenerator
-from sparkles_lite.eval.lite_eval import TASK_TITLES, format_constant_answers, format_table
-from sparkles_lite.eval.table import load_results
+from sparkles_lite.lite import world
+from sparkles_lite.lite.eval import TASK_TITLES, format_constant_answers, format_table
+from sparkles_lite.lite.table import load_results
+from sparkles_lite.lite.tasks import LiteGenerator
+from sparkles_lite.lite.training import train_lite
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train.common import set_threads
-from sparkles_lite.train.finetune import finetune, finetune_args
+from sparkles_lite.train.finetune import finetune_args
 from sparkles_lite.viz import charts
 
 hf_logging.disable_progress_bar()  # no "Loading weights" bars in the outputs
@@ -133,9 +134,10 @@ print("before any training:", ask(fresh))
 # First the data and the model: a fresh projection between the shipped towers.
 
 # %%
+from sparkles_lite.lite.training import TRAIN_SEEDS, lite_items
 from sparkles_lite.model.assembly import IGNORE, collate
 from sparkles_lite.train import common
-from sparkles_lite.train.finetune import TRAIN_SEEDS, FeatureCache, assemble_items, lite_items
+from sparkles_lite.train.finetune import FeatureCache, assemble_items
 
 BATCH, LR = 32, 2e-3
 model = SparklesChat.from_pretrained("lite").train()   # the towers are frozen by the constructor
@@ -185,10 +187,10 @@ for step, batch_ids in enumerate(batches[:LOOP_STEPS]):
 # losses and the weights it saves. Both run on the CPU, where the same operations give the same numbers.
 
 # %%
-check = finetune(finetune_args(stage=1, out="runs/nb05/loop_check", init="lite", max_steps=LOOP_STEPS,
-                               minutes=None, n_train=N_TRAIN, batch_size=BATCH, lr=LR, eval_n=0, n_val=16,
-                               seed=SEED, device="cpu", log_every=1, checkpoint_every=0, quiet=True,
-                               log_lines=False, resume=False))
+check = train_lite(finetune_args(stage=1, out="runs/nb05/loop_check", init="lite", max_steps=LOOP_STEPS,
+                                 minutes=None, n_train=N_TRAIN, batch_size=BATCH, lr=LR, eval_n=0, n_val=16,
+                                 seed=SEED, device="cpu", log_every=1, checkpoint_every=0, quiet=True,
+                                 log_lines=False, resume=False))
 package_losses = [row["loss"] for row in check["history"]]
 loss_gap = max(abs(a - b) for a, b in zip(losses, package_losses))
 saved = SparklesChat.from_pretrained("runs/nb05/loop_check").trainable_state_dict()
@@ -209,9 +211,9 @@ charts.loss_curves({"stage 1: the hand-written loop and the package agree": {
 # before and after. Watch the loss: captions are easy. Select is a multi-image task stage 1 never trains on.
 
 # %%
-stage1 = finetune(finetune_args(stage=1, out="runs/nb05/stage1", init="lite", minutes=MINUTES_STAGE1,
-                                max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=BATCH, lr=LR,
-                                eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False, resume=False, log_every=5))
+stage1 = train_lite(finetune_args(stage=1, out="runs/nb05/stage1", init="lite", minutes=MINUTES_STAGE1,
+                                  max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=BATCH, lr=LR,
+                                  eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False, resume=False, log_every=5))
 print(f"{stage1['steps']} steps in {stage1['minutes']:.1f} min; held-out loss "
       f"{stage1['before']['heldout_loss']:.3f} -> {stage1['after']['heldout_loss']:.3f}")
 print("after stage 1:", ask(SparklesChat.from_pretrained("runs/nb05/stage1")))
@@ -224,10 +226,10 @@ print("after stage 1:", ask(SparklesChat.from_pretrained("runs/nb05/stage1")))
 # they are held out for evaluation (notebook 08).
 
 # %%
-stage2 = finetune(finetune_args(stage=2, out="runs/nb05/stage2", init="runs/nb05/stage1",
-                                minutes=MINUTES_STAGE2, max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=BATCH,
-                                lr=LR, eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False,
-                                resume=False, log_every=5))
+stage2 = train_lite(finetune_args(stage=2, out="runs/nb05/stage2", init="runs/nb05/stage1",
+                                  minutes=MINUTES_STAGE2, max_steps=MAX_STEPS, n_train=N_TRAIN, batch_size=BATCH,
+                                  lr=LR, eval_n=EVAL_N, n_val=N_VAL, seed=SEED, quiet=True, log_lines=False,
+                                  resume=False, log_every=5))
 for name, r in (("stage 1", stage1), ("stage 2", stage2)):
     print(f"{name}: select accuracy {100 * r['before']['select_accuracy']:.0f}% -> "
           f"{100 * r['after']['select_accuracy']:.0f}% (n={EVAL_N})")
@@ -257,7 +259,7 @@ if last:
 # trained above and for the shipped ones.
 
 # %%
-from sparkles_lite.eval.lite_eval import eval_examples, model_answerer, run_task  # noqa: E402
+from sparkles_lite.lite.eval import eval_examples, model_answerer, run_task  # noqa: E402
 
 captions = eval_examples("caption", N_CAPTIONS)   # the same held-out images for every model
 pairs = {"trained above (stage 1, then stage 2 from it)": ("runs/nb05/stage1", "runs/nb05/stage2"),
@@ -314,7 +316,7 @@ display(Markdown(format_table(results["rows"])
 # are computed from the table, so they stay honest when the weights change.
 
 # %%
-from sparkles_lite.eval.lite_eval import verdicts
+from sparkles_lite.lite.eval import verdicts
 
 for baseline in ("MiniGPT-4-lite (stage 1)", "control (stage 1 + matched caption steps)"):
     print(f"SparklesChat-lite vs {baseline}:")

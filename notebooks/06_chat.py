@@ -60,10 +60,10 @@ import torch
 from IPython.display import Markdown, display
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
 from sparkles_lite.chat import Chat, ChatError
-from sparkles_lite.data.lite_tasks import QUESTION_MAKERS, score_answer
 from sparkles_lite.data.schema import IMAGE_BLOCK
+from sparkles_lite.lite import world
+from sparkles_lite.lite.tasks import QUESTION_MAKERS, score_answer
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.ui import ChatUI, compare_models
 from sparkles_lite.viz import charts, plots

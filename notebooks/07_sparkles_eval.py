@@ -80,15 +80,17 @@ from IPython.display import Markdown, display
 from openai import OpenAI
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite.data.lite_files import write_lite_dataset
 from sparkles_lite.data.schema import strip_placeholders
-from sparkles_lite.eval import cli as eval_cli
+from sparkles_lite.eval import runs
 from sparkles_lite.eval.judge import (CRITERIA, JUDGE_SETTINGS, SCORE_KEYS, SYSTEM_PROMPT, Judge, JudgeInput,
                                       build_judge_prompt)
-from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
 from sparkles_lite.eval.model_answer import set_eval_threads
 from sparkles_lite.eval.report import render_sparkles_report, report_run
 from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, rejudge, run_sparkles_eval, split_turns, summarise
+from sparkles_lite.lite import table as lite_table
+from sparkles_lite.lite.files import write_lite_dataset
+from sparkles_lite.lite.judge_server import MODEL_ID, start_judge_server
+from sparkles_lite.lite.oracle import answer_fn_for
 from sparkles_lite.viz import charts
 
 if SMOKE:
@@ -99,8 +101,8 @@ RUN = Path("runs") / "07_sparkles_eval"
 shutil.rmtree(RUN, ignore_errors=True)  # a fresh run: old answers must not be resumed into new scores
 # The held-out lite evaluation sets, in the real file layouts (always all 150, so ids never change).
 DATA = write_lite_dataset(RUN / "data", n_dialogues=0, n_captions=0, seed=SEED, n_eval=max(150, N_ITEMS))
-dialogues = eval_cli.load_eval_dialogues(DATA["sparkles_eval"], N_ITEMS)
-lookup = eval_cli.image_lookup(DATA["images"])
+dialogues = runs.load_eval_dialogues(DATA["sparkles_eval"], N_ITEMS)
+lookup = runs.image_lookup(DATA["images"])
 print(f"{len(dialogues)} SparklesEval-lite dialogues from {DATA['sparkles_eval']}")
 
 # %% [markdown]
@@ -134,7 +136,7 @@ print(prompt)
 # %% [markdown]
 # ## 2 · A judge on this machine, behind the OpenAI API
 #
-# `start_judge_server()` serves the offline lite judge (`sparkles_lite.eval.offline_judge`) on a
+# `start_judge_server()` serves the offline lite judge (`sparkles_lite.lite.judge`) on a
 # loopback port, speaking the OpenAI chat-completions protocol. It reads the prompt above (nothing
 # else), checks each stated fact against the captions, and replies in the judge format. Because it
 # sits behind the same API, the evaluation code below is exactly what would run against GPT-4o: only
@@ -176,12 +178,12 @@ print(ask_judge(JudgeInput(example.images, example.questions, [refs[0], wrong_a2
 
 # %%
 MODELS = {"MiniGPT-4-lite": "minigpt4-lite", "SparklesChat-lite": "sparkleschat-lite", "text oracle": "text-oracle"}
-PAPER = eval_cli.PAPER["sparkles-eval"]  # {"SparklesChat": 8.56, "MiniGPT-4": 3.91, "GPT-4": 9.26}
+PAPER = lite_table.PAPER["sparkles-eval"]  # {"SparklesChat": 8.56, "MiniGPT-4": 3.91, "GPT-4": 9.26}
 judge = Judge(model=MODEL_ID, cache_dir=RUN / "judge_cache", base_url=base_url)
 summaries = {}
 for title, name in MODELS.items():
     # a model answers from pixels; the oracle from the true scenes in scenes.json beside the data
-    answer = eval_cli.answer_fn_for(name, DATA["sparkles_eval"], max_new_tokens=64, seed=SEED)
+    answer = answer_fn_for(name, DATA["sparkles_eval"], max_new_tokens=64, seed=SEED)
     out = RUN / name
     summaries[title] = run_sparkles_eval(dialogues, answer, judge, out, image_lookup=lookup)
     report_run(out, lookup)  # out/report.html
@@ -288,7 +290,7 @@ for key in SCORE_KEYS:
 # A Judge for an external API: built here only to count tokens; nothing is sent.
 gpt = Judge(model="gpt-4o", cache_dir=RUN / "gpt4o_cache", base_url="https://api.openai.com/v1",
             api_key="sk-placeholder-never-sent")
-all_150 = eval_cli.load_eval_dialogues(DATA["sparkles_eval"], 150)
+all_150 = runs.load_eval_dialogues(DATA["sparkles_eval"], 150)
 for label, price in [("GPT-4, $0.03/1k tokens", 0.03), ("GPT-4o, $0.0025/1k tokens", 0.0025)]:
     for n, repeats in dict.fromkeys([(len(dialogues), 1), (150, 1), (150, 3)]):  # each size once
         est = estimate_judge_cost(all_150[:n], gpt, repeats=repeats, price_per_1k_tokens=price)

@@ -64,16 +64,18 @@ from pathlib import Path
 from IPython.display import Markdown, display
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
-from sparkles_lite.data.lite_files import load_scenes, write_lite_dataset
-from sparkles_lite.data.lite_tasks import LiteExample, statement_kind
 from sparkles_lite.data.schema import USER, ImageRef, Message, strip_placeholders
-from sparkles_lite.eval import cli as eval_cli
+from sparkles_lite.eval import runs
 from sparkles_lite.eval.choice_tasks import summarise
 from sparkles_lite.eval.extraction import extract_bison, extract_nlvr2
-from sparkles_lite.eval.lite_eval import TASK_TITLES, format_constant_answers, format_per_class, oracle_answerer
-from sparkles_lite.eval.table import load_results
 from sparkles_lite.eval.model_answer import set_eval_threads
+from sparkles_lite.lite import table as lite_table
+from sparkles_lite.lite import world
+from sparkles_lite.lite.eval import TASK_TITLES, format_constant_answers, format_per_class
+from sparkles_lite.lite.files import load_scenes, write_lite_dataset
+from sparkles_lite.lite.oracle import oracle_answerer
+from sparkles_lite.lite.table import load_results
+from sparkles_lite.lite.tasks import LiteExample, statement_kind
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.model.text_lm import generate_text_batch
 from sparkles_lite.viz import charts
@@ -87,9 +89,9 @@ shutil.rmtree(RUN, ignore_errors=True)  # a fresh run: old answers must not be r
 # The held-out lite sets in the real BISON / NLVR2 layouts (always all 150, so ids never change).
 DATA = write_lite_dataset(RUN / "data", n_dialogues=0, n_captions=0, seed=SEED, n_eval=max(150, N_ITEMS))
 scenes = load_scenes(DATA["scenes"])
-lookup = eval_cli.image_lookup(DATA["images"])
+lookup = runs.image_lookup(DATA["images"])
 TASKS = ("bison", "nlvr2")
-items = {task: eval_cli.load_choice_items(task, DATA[task], N_ITEMS)[0] for task in TASKS}
+items = {task: runs.load_choice_items(task, DATA[task], N_ITEMS)[0] for task in TASKS}
 print({task: len(v) for task, v in items.items()}, "items from", DATA["images"].parent)
 
 # %% [markdown]
@@ -186,13 +188,13 @@ for extract, reply in OFFICIAL_CASES:
 # ## 3 · Accuracy, with confidence intervals
 #
 # Each model answers every item greedily, once, and a reply that names no option counts as wrong: this
-# project's `strict` protocol (`eval_cli.run_choice`: the same runner as
+# project's `strict` protocol (`runs.run_choice`: the same runner as
 # `python -m sparkles_lite eval --task bison`). With 150 items a 95 % interval is about ±8 points
 # wide: differences of a few points are noise. The intervals are Wilson intervals
 # (`sparkles_lite.eval.stats.wilson_ci`), sensible even near 0 % or 100 %.
 #
 # The **text oracle** is the frozen LM alone, given each image's true scene words where the image would
-# be (`lite_eval.oracle_answerer`): what a perfect projection could reach. The distance between a
+# be (`lite.oracle.oracle_answerer`): what a perfect projection could reach. The distance between a
 # model and the oracle is what the projection (and its training data) fails to carry from pixels.
 
 # %%
@@ -201,9 +203,9 @@ results = {title: {} for title in [*MODELS, "text oracle"]}
 for title, name in MODELS.items():
     model = SparklesChat.from_pretrained(name).eval()
     for task in TASKS:
-        results[title][task] = eval_cli.run_choice(task, model, RUN / f"{name}-{task}", data=DATA[task],
-                                                   images=DATA["images"], limit=N_ITEMS, seed=SEED, verbose=False,
-                                                   model_name=name)
+        results[title][task] = runs.run_choice(task, model, RUN / f"{name}-{task}", data=DATA[task],
+                                               images=DATA["images"], limit=N_ITEMS, seed=SEED, verbose=False,
+                                               model_name=name)
 
 chat = model  # the text oracle uses only the frozen LM (the same in every lite model)
 oracle = oracle_answerer(lambda convs: generate_text_batch(chat.lm, chat.tokenizer, convs))
@@ -226,7 +228,7 @@ for task in TASKS:
 def cell(s):
     return f"{100 * s['accuracy']:.1f} [{100 * s['ci95'][0]:.1f}, {100 * s['ci95'][1]:.1f}] ({s['unparsable']} unparsable)"
 
-paper = eval_cli.PAPER
+paper = lite_table.PAPER
 rows = ["| model | BISON-lite acc. % [95% CI] | NLVR2-lite acc. % [95% CI] | paper BISON / NLVR2 |", "|---|---|---|---|"]
 paper_cols = {"MiniGPT-4-lite": "MiniGPT-4", "SparklesChat-lite": "SparklesChat"}
 for title, r in results.items():
@@ -265,7 +267,7 @@ for title, name in MODELS.items():
 
 # %% [markdown]
 # The same per-class view on the larger held-out sets of the shipped results table (`results.json`,
-# n = 400 per task; `lite_eval.answer_class`): accuracy on the items whose gold answer is each option,
+# n = 400 per task; `lite.eval.answer_class`): accuracy on the items whose gold answer is each option,
 # and for *select* on the items whose answer is the first, second, ... image. A model with a lean
 # scores high on one class and low on the other; the image-blind majority answer shows the extreme.
 
@@ -276,7 +278,7 @@ for task in ("bison", "nlvr2", "select"):
 print(format_constant_answers(shipped["constant_answers"]))
 
 # %% [markdown]
-# NLVR2-lite statements come in four kinds (`lite_tasks.statement_kind` tells them apart by wording):
+# NLVR2-lite statements come in four kinds (`lite.tasks.statement_kind` tells them apart by wording):
 # counting one shape across both images, whether *both* images have a thing, whether IMAGE#1 has more
 # objects, and whether *exactly one* image has a colour. Each needs a different cross-image skill, so
 # the accuracy per kind says which skill a model lacks. (About 37 items per kind at n = 150: read the
@@ -307,14 +309,14 @@ display(Markdown("NLVR2-lite accuracy by statement kind\n\n" + "\n".join(rows)))
 # %%
 MAX_ATTEMPTS = 3
 N_PAPER, N_LONG = min(N_ITEMS, 60), min(N_ITEMS, 20)
-paper_runs = {title: {task: eval_cli.run_choice(task, name, RUN / f"{name}-{task}-paper", data=DATA[task],
-                                                images=DATA["images"], limit=N_PAPER, protocol="paper",
-                                                max_attempts=MAX_ATTEMPTS, seed=SEED, verbose=False)
+paper_runs = {title: {task: runs.run_choice(task, name, RUN / f"{name}-{task}-paper", data=DATA[task],
+                                            images=DATA["images"], limit=N_PAPER, protocol="paper",
+                                            max_attempts=MAX_ATTEMPTS, seed=SEED, verbose=False)
                       for task in TASKS} for title, name in MODELS.items()}
-long_prompt = {protocol: eval_cli.run_choice("bison", "sparkleschat-lite", RUN / f"long-prompt-{protocol}",
-                                             data=DATA["bison"], images=DATA["images"], limit=N_LONG,
-                                             protocol=protocol, max_attempts=MAX_ATTEMPTS, prompt_style="paper",
-                                             seed=SEED, verbose=False)
+long_prompt = {protocol: runs.run_choice("bison", "sparkleschat-lite", RUN / f"long-prompt-{protocol}",
+                                         data=DATA["bison"], images=DATA["images"], limit=N_LONG,
+                                         protocol=protocol, max_attempts=MAX_ATTEMPTS, prompt_style="paper",
+                                         seed=SEED, verbose=False)
                for protocol in ("strict", "paper")}
 
 

@@ -69,10 +69,10 @@ import torch
 from IPython.display import Markdown, display
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import score_answer
 from sparkles_lite.data.schema import USER, ImageRef, Message, insert_placeholders
-from sparkles_lite.eval.lite_eval import eval_examples
+from sparkles_lite.lite import world
+from sparkles_lite.lite.eval import eval_examples
+from sparkles_lite.lite.tasks import score_answer
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.viz import charts, plots
 from sparkles_lite.viz.attention import image_attention, pooling_attention
@@ -92,7 +92,7 @@ model = models["SparklesChat-lite"]
 # ## 1 · One answer, split by image
 #
 # Three lite scenes with 1, 3 and 2 objects, so the right answer to *"Which image has the most objects?"*
-# is IMAGE#2. The question uses the same wording as the training dialogues (`sparkles_lite.data.lite_tasks`).
+# is IMAGE#2. The question uses the same wording as the training dialogues (`sparkles_lite.lite.tasks`).
 
 # %%
 bank = world.SceneBank(SEED)

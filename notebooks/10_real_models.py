@@ -116,7 +116,7 @@ from sparkles_lite.model.assembly import IGNORE
 from sparkles_lite.model.gguf import real_lm_available, smollm2_folder
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train.data import file_items
-from sparkles_lite.train.finetune import finetune, finetune_args
+from sparkles_lite.train.finetune import file_data, finetune, finetune_args
 
 hf_logging.disable_progress_bar()  # no 'Loading weights' bars between the outputs
 torch.manual_seed(SEED)
@@ -315,9 +315,10 @@ print("\nsupervised spans:", [r[:40] + " ... " + r[-20:] for r in runs])
 init = RUNS / f"init-{PRESET}"
 model.save_pretrained(init)   # the starting point: a fresh projection on the frozen backbones
 out = RUNS / f"sparkles-{PRESET}"
-result = finetune(finetune_args(init=str(init), out=str(out), data=DATA, images=IMAGES, n_val=2, max_steps=STEPS,
-                                batch_size=BATCH_SIZE, lr=1e-3, eval_n=0, quiet=True, log_lines=False, log_every=1,
-                                checkpoint_every=0, resume=False, device=str(device), dtype=DTYPE))
+args = finetune_args(init=str(init), out=str(out), data=DATA, images=IMAGES, n_val=2, max_steps=STEPS,
+                     batch_size=BATCH_SIZE, lr=1e-3, eval_n=0, quiet=True, log_lines=False, log_every=1,
+                     checkpoint_every=0, resume=False, device=str(device), dtype=DTYPE)
+result = finetune(args, *file_data(args))
 b, f = result["before"]["heldout_loss"], result["after"]["heldout_loss"]
 print(f"{result['steps']} steps of {BATCH_SIZE} on {result['n_train']} dialogues: loss on the 2 held-out dialogues "
       f"{b:.3f} -> {f:.3f}")

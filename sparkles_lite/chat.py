@@ -18,6 +18,7 @@ name; the model sees it where it was introduced.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,10 +26,8 @@ from typing import Callable
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, IMAGE_TOKEN, USER, ImageRef, Message,
-                                       insert_placeholders, placeholder_ids)
-
-_MENTION_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
+from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, IMAGE_ID, IMAGE_TOKEN, USER, ImageRef, Message,
+                                       insert_placeholders, mentioned_ids, placeholder_ids)
 
 
 class ChatError(ValueError):
@@ -49,6 +48,22 @@ def load_image(image: Image.Image | str | Path) -> Image.Image:
         raise ChatError(f"image path is a directory, not an image file: {path}") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise ChatError(f"cannot read image file {path}: {e}") from None
+
+
+def place_mentioned(text: str, uploaded: Collection[str], introduced: Collection[str] = ()) -> tuple[str, list[str]]:
+    """`text` with a placeholder after the first mention of each image it names that is not yet in the
+    conversation (`introduced`), and those images' ids in placeholder order (their splice order). An id
+    never uploaded is a ChatError, never a guess."""
+    mentioned = mentioned_ids(text)
+    unknown = [i for i in mentioned if i not in uploaded]
+    if unknown:
+        given = ", ".join(f"IMAGE#{i}" for i in uploaded) or "none"
+        raise ChatError(f"{', '.join('IMAGE#' + i for i in unknown)} "
+                        f"{'is' if len(unknown) == 1 else 'are'} mentioned but never given "
+                        f"(images given: {given})")
+    new = [i for i in mentioned if i not in introduced]
+    text = insert_placeholders(text, new)
+    return text, [i for i in placeholder_ids(text) if i in new]
 
 
 @dataclass
@@ -98,7 +113,7 @@ class Chat:
                 n += 1
             image_id = str(n)
         image_id = str(image_id)
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", image_id):
+        if not re.fullmatch(IMAGE_ID, image_id):
             raise ChatError(f"image id {image_id!r}: use letters, digits, '_' or '-'")
         if image_id in self._images:
             raise ChatError(f"IMAGE#{image_id} was already given")
@@ -129,20 +144,14 @@ class Chat:
         text = text.strip()
         if IMAGE_TOKEN in text.replace(IMAGE_BLOCK, ""):
             raise ChatError(f"{IMAGE_TOKEN} may only appear as IMAGE#n{IMAGE_BLOCK}")
-        mentioned = list(dict.fromkeys(_MENTION_RE.findall(text)))
-        unknown = [i for i in mentioned if i not in self._images]
-        if unknown:
-            given = ", ".join(self.image_ids) or "none"
-            raise ChatError(f"{', '.join('IMAGE#' + i for i in unknown)} "
-                            f"{'is' if len(unknown) == 1 else 'are'} mentioned but never given "
-                            f"(images given: {given})")
-        typed = [i for i in placeholder_ids(text)]
+        typed = placeholder_ids(text)
+        introduced = [i for i, c in self._images.items() if c.introduced]
+        text, placed = place_mentioned(text, self._images, introduced)
         for i in typed:
             if self._images[i].introduced:
                 raise ChatError(f"IMAGE#{i} is already in the conversation: refer to it without a placeholder")
         new = [i for i, c in self._images.items() if not c.introduced]
-        unmentioned = [i for i in new if i not in mentioned]
-        text = insert_placeholders(text, [i for i in new if i in mentioned])
+        unmentioned = [i for i in new if i not in placed]
         if unmentioned:  # introduced the way SparklesDialogue-lite does: "Here are IMAGE#1<Img>... and ..."
             blocks = [f"IMAGE#{i}{IMAGE_BLOCK}" for i in unmentioned]
             listed = blocks[0] if len(blocks) == 1 else ", ".join(blocks[:-1]) + " and " + blocks[-1]

@@ -64,7 +64,7 @@ def check_weights(state: dict) -> str:
 def check_answer(state: dict) -> str:
     import random
 
-    from sparkles_lite import world
+    from sparkles_lite.lite import world
     from sparkles_lite.chat import Chat
 
     if "model" not in state:

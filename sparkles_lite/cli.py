@@ -10,10 +10,10 @@ import sys
 # command -> (module, one-line help). Each module defines add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("sparkles_lite.data.cli", "generate and validate SparklesDialogue-format data"),
-    "pretrain": ("sparkles_lite.train.pretrain", "pretrain a lite backbone (vision tower or LM)"),
-    "train": ("sparkles_lite.train.finetune", "stage 1 / stage 2 projection training"),
+    "pretrain": ("sparkles_lite.lite.pretrain", "pretrain a lite backbone (vision tower or LM)"),
+    "train": ("sparkles_lite.train.cli", "stage 1 / stage 2 projection training"),
     "eval": ("sparkles_lite.eval.cli", "BISON, NLVR2 and SparklesEval"),
-    "judge-server": ("sparkles_lite.eval.judge_server", "offline OpenAI-compatible judge for the lite world"),
+    "judge-server": ("sparkles_lite.lite.judge_server", "offline OpenAI-compatible judge for the lite world"),
     "chat": ("sparkles_lite.chat_cli", "chat with a model about several images"),
     "demo": ("sparkles_lite.demo", "the lite pipeline end to end"),
     "check": ("sparkles_lite.check", "is this machine ready for the lessons? OK/FAIL per line"),

@@ -28,16 +28,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sparkles_lite import world
+    from transformers.utils import logging as hf_logging
+
     from sparkles_lite.data.io import load_dialogues
-    from sparkles_lite.data.lite_tasks import LiteGenerator, write_lite_dataset
-    from sparkles_lite.eval.cli import lite_table
-    from sparkles_lite.eval.lite_eval import verdicts
-    from sparkles_lite.eval.table import load_results
+    from sparkles_lite.data.schema import strip_placeholders
+    from sparkles_lite.lite import world
+    from sparkles_lite.lite.eval import verdicts
+    from sparkles_lite.lite.files import write_lite_dataset
+    from sparkles_lite.lite.table import load_results, print_lite_table
+    from sparkles_lite.lite.tasks import LiteGenerator
+    from sparkles_lite.lite.training import train_lite
     from sparkles_lite.model.sparkles_chat import SparklesChat
     from sparkles_lite.train.common import set_threads
-    from sparkles_lite.train.finetune import finetune, finetune_args
-    from transformers.utils import logging as hf_logging
+    from sparkles_lite.train.finetune import finetune_args
 
     set_threads()
     hf_logging.disable_progress_bar()  # no 'Loading weights' bars between the demo's lines
@@ -51,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
     print("files:", ", ".join(sorted(p.name for p in data_dir.iterdir())))
 
     print(f"\n== 2. Stage 2 for {args.minutes} min from the shipped stage-1 projection ==")
-    result = finetune(finetune_args(stage=2, out=out / "stage2", init="minigpt4-lite", minutes=args.minutes,
-                                    max_steps=100000, n_train=args.n_train, batch_size=32,
-                                    eval_n=args.eval_n, quiet=True, log_lines=False, resume=False,
-                                    log_every=10, device=args.device, dtype=args.dtype))
+    result = train_lite(finetune_args(stage=2, out=out / "stage2", init="minigpt4-lite", minutes=args.minutes,
+                                      max_steps=100000, n_train=args.n_train, batch_size=32,
+                                      eval_n=args.eval_n, quiet=True, log_lines=False, resume=False,
+                                      log_every=10, device=args.device, dtype=args.dtype))
     b, a = result["before"], result["after"]
     print(f"{result['steps']} steps: held-out loss {b['heldout_loss']:.3f} -> {a['heldout_loss']:.3f}; "
           f"select accuracy {b['select_accuracy']:.2f} -> {a['select_accuracy']:.2f} (n={args.eval_n})")
@@ -63,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
     ex = LiteGenerator(7).single("more")
     pictures = [world.render(ex.scenes[i]) for i in ex.image_ids]
     question = ex.messages[0]
-    print("Q:", question.content.replace("<Img><ImageHere></Img>", ""), "| truth:", ex.messages[1].content)
+    print("Q:", strip_placeholders(question.content), "| truth:", ex.messages[1].content)
     for name in ("minigpt4-lite", "sparkleschat-lite"):
         model = SparklesChat.from_pretrained(name, device=args.device, dtype=args.dtype).eval()
         reply = model.generate([question], pictures).text
         print(f"  {name}: {reply}")
 
     print("\n== 4. Shipped models on held-out lite images (95% CI) beside the paper ==")
-    lite_table()
+    print_lite_table()
     results = load_results()
     print("\nSparklesChat-lite vs MiniGPT-4-lite, per task:")
     for line in verdicts(results["rows"], "SparklesChat-lite (stage 2)", "MiniGPT-4-lite (stage 1)"):

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from sparkles_lite import world
 from sparkles_lite.assets import sample_folder
+from sparkles_lite.lite import world
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096

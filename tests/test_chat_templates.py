@@ -13,8 +13,8 @@ from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
                           SiglipVisionConfig, SiglipVisionModel)
 
 from sparkles_lite.config import preset
-from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import ASSISTANT, USER, ImageRef, Message
+from sparkles_lite.lite.tasks import LiteGenerator
 from sparkles_lite.model.assembly import IGNORE, AssemblyError, ChatFormat, assemble
 from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.model.tokenizer import lite_corpus, train_lite_tokenizer

@@ -26,7 +26,7 @@ def _reply(first_ids, first_text, second_ids, second_text, user_role="user"):
 
 def _run(tmp_path, replies, n=1, **cfg):
     with FakeLLMServer(replies, default=lambda req: 500) as srv:
-        config = GeneratorConfig(base_url=srv.base_url, model="fake", retry_wait_s=0.001, max_retries=2, **cfg)
+        config = GeneratorConfig(base_url=srv.base_url, model="fake", max_retries=2, **cfg)
         summary = generate_dialogues(POOL, DEMO, tmp_path / "out.jsonl", n, n_candidates=5, config=config,
                                      rejects_path=tmp_path / "rejects.jsonl")
         return summary, srv.requests

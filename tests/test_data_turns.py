@@ -51,3 +51,14 @@ def test_prefix_ids_do_not_collide():
 def test_bad_dialogues_raise_with_location(messages, match):
     with pytest.raises(ValueError, match=match):
         dialogue_to_turns(Dialogue(messages))
+
+
+def test_one_image_id_pattern_for_mentions_placeholders_and_whole_ids():
+    from sparkles_lite.data.schema import IMAGE_MENTION, mentioned_ids, whole_id_pattern
+
+    text = f"IMAGE#a-1{IMAGE_BLOCK} and IMAGE#14, then IMAGE#a-1 again and IMAGE#1417."
+    assert mentioned_ids(text) == ["a-1", "14", "1417"]
+    assert placeholder_ids(text) == ["a-1"]
+    assert IMAGE_MENTION.findall("IMAGE#x_y-z? IMAGE# IMAGE#!") == ["x_y-z"]
+    assert [m.group(0) for m in whole_id_pattern("14").finditer(text)] == ["IMAGE#14"]
+    assert whole_id_pattern("a-1").search(text).start() == text.index("IMAGE#a-1 again")

@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from sparkles_lite.data.schema import placeholder_ids
-from sparkles_lite.eval.choice_tasks import (PREDICTIONS, SUMMARY, bison_item, nlvr2_item,
-                                             run_choice_task)
+from sparkles_lite.eval.choice_tasks import PREDICTIONS, bison_item, nlvr2_item, run_choice_task
+from sparkles_lite.eval.protocols import SUMMARY
 
 RED, BLUE = Image.new("RGB", (4, 4), "red"), Image.new("RGB", (4, 4), "blue")
 LOOKUP = {"r": RED, "b": BLUE}.__getitem__

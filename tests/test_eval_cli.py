@@ -14,8 +14,7 @@ from PIL import Image
 from sparkles_lite.assets import sample_folder
 from sparkles_lite.cli import main
 from sparkles_lite.data.schema import USER, ImageRef, Message
-from sparkles_lite.eval import cli as eval_cli
-from sparkles_lite.eval import model_answer
+from sparkles_lite.eval import model_answer, runs
 from sparkles_lite.eval.judge import SCORE_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +91,7 @@ def test_resume_after_interruption_and_report_escapes_html(tmp_path, monkeypatch
             return f"{EVIL} The answer is IMAGE#2."
         return answer
 
-    monkeypatch.setattr(eval_cli, "_load_model", lambda model, device, dtype: None)
+    monkeypatch.setattr(runs, "load_model", lambda model, device, dtype: None)
     monkeypatch.setattr(model_answer, "model_answer_fn", fake_answer_fn)
     out = tmp_path / "b"
     args = ["eval", "--model", "fake", "--task", "bison", "--out", str(out), "--limit", "4",
@@ -112,7 +111,7 @@ def test_resume_after_interruption_and_report_escapes_html(tmp_path, monkeypatch
 
 def test_paid_judge_prints_cost_and_needs_yes(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
-    monkeypatch.setattr(eval_cli, "_load_model", lambda model, device, dtype: pytest.fail("must not load the model"))
+    monkeypatch.setattr(runs, "load_model", lambda model, device, dtype: pytest.fail("must not load the model"))
     out = tmp_path / "paid"
     args = ["eval", "--model", "sparkleschat-lite", "--task", "sparkles-eval", "--out", str(out), "--limit", "3",
             "--data", str(SAMPLE / "sparkles_eval.json"), "--judge-base-url", "https://judge.example.invalid/v1",
@@ -171,9 +170,10 @@ def test_text_oracle_reads_true_scenes_of_lite_data(tmp_path, capsys):
 
 
 def test_oracle_answer_fn_names_an_image_without_a_scene():
-    from sparkles_lite.data.lite_files import load_scenes
+    from sparkles_lite.lite.files import load_scenes
+    from sparkles_lite.lite.oracle import oracle_answer_fn
 
-    fn = model_answer.oracle_answer_fn(lm=None, tokenizer=None, scenes=load_scenes(SAMPLE))
+    fn = oracle_answer_fn(lm=None, tokenizer=None, scenes=load_scenes(SAMPLE))
     msg = Message(USER, "What is in IMAGE#nope<Img><ImageHere></Img>?", [ImageRef("nope", "")])
     with pytest.raises(KeyError, match="IMAGE#nope"):
         fn([msg], {})

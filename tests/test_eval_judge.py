@@ -5,6 +5,7 @@ import httpx2
 import openai
 import pytest
 
+from sparkles_lite.data.fake_llm_server import FakeLLMServer
 from sparkles_lite.eval.judge import (SCORE_KEYS, SYSTEM_PROMPT, Judge, JudgeInput, build_judge_prompt, format_rating,
                                       parse_judge_prompt, parse_ratings)
 
@@ -75,21 +76,44 @@ def _judge(tmp_path, outcomes, **kw):
     return Judge(model="m", cache_dir=tmp_path, client=client, sleep=sleeps.append, **kw), client, sleeps
 
 
-def test_retries_with_backoff_then_caches(tmp_path):
-    outcomes = [openai.APIConnectionError(request=REQ),
-                openai.RateLimitError("slow", response=httpx2.Response(429, request=REQ), body=None),
-                SimpleNamespace(choices=None),  # what the client makes of a `{}` body
-                _completion("I think it is good."),  # unreadable: retried
+def test_unreadable_replies_are_asked_again_with_backoff_then_cached(tmp_path):
+    outcomes = [SimpleNamespace(choices=None),  # what the client makes of a `{}` body
+                _completion(""),  # no content
+                _completion("I think it is good."),  # no ratings: unreadable, asked again
                 _completion(GOOD)]
     judge, client, sleeps = _judge(tmp_path, outcomes, max_attempts=5, backoff_s=0.5)
     j = judge.judge(PROMPT)
-    assert j.ok and j.scores["A2 C3"] == 7 and j.attempts == 5 and not j.cached
-    assert sleeps == [0.5, 1.0, 2.0, 4.0]
+    assert j.ok and j.scores["A2 C3"] == 7 and j.attempts == 4 and not j.cached
+    assert sleeps == [0.5, 1.0, 2.0]
     assert client.requests[0]["temperature"] == 0.0 and client.requests[0]["messages"][-1]["content"] == PROMPT
     again = judge.judge(PROMPT)  # from disk: no request
-    assert again.cached and again.scores == j.scores and len(client.requests) == 5
+    assert again.cached and again.scores == j.scores and len(client.requests) == 4
     entry = json.loads(next(tmp_path.glob("*.json")).read_text())
-    assert entry["ok"] and len(entry["attempts"]) == 5 and entry["attempts"][2]["error"].startswith("_BadReply")
+    assert entry["ok"] and len(entry["attempts"]) == 4 and entry["attempts"][0]["error"].startswith("UnreadableReply")
+
+
+@pytest.mark.parametrize("error", [openai.APIConnectionError(request=REQ),
+                                   openai.RateLimitError("slow", response=httpx2.Response(429, request=REQ), body=None)])
+def test_transport_errors_reaching_the_judge_are_not_asked_again(tmp_path, error):
+    """The openai client has already retried them (`max_retries`): the judgment fails, recorded."""
+    judge, client, sleeps = _judge(tmp_path, [error, _completion(GOOD)], max_attempts=4)
+    j = judge.judge(PROMPT)
+    assert not j.ok and type(error).__name__ in j.error and j.attempts == 1 and sleeps == []
+    assert not judge.is_cached(PROMPT)
+
+
+def test_the_openai_client_retries_rate_limits_and_server_errors(tmp_path, monkeypatch):
+    """Against a loopback server, the real client: 429 and 5xx retried `max_retries` times, a 400 never."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with FakeLLMServer([429, 503, GOOD]) as srv:
+        j = Judge(model="m", cache_dir=tmp_path / "a", base_url=srv.base_url, max_retries=2).judge(PROMPT)
+        assert j.ok and j.attempts == 1 and len(srv.requests) == 3
+    with FakeLLMServer([429, 429, 429, GOOD]) as srv:
+        j = Judge(model="m", cache_dir=tmp_path / "b", base_url=srv.base_url, max_retries=2).judge(PROMPT)
+        assert not j.ok and "RateLimitError" in j.error and len(srv.requests) == 3
+    with FakeLLMServer([400, GOOD]) as srv:
+        j = Judge(model="m", cache_dir=tmp_path / "c", base_url=srv.base_url, max_retries=2).judge(PROMPT)
+        assert not j.ok and "BadRequestError" in j.error and len(srv.requests) == 1
 
 
 def test_failure_is_recorded_never_scored(tmp_path):

@@ -5,7 +5,8 @@ import urllib.request
 import pytest
 
 from sparkles_lite.eval.judge import SCORE_KEYS, Judge, JudgeInput, build_judge_prompt
-from sparkles_lite.eval.judge_server import MODEL_ID, check_loopback, start_judge_server
+from sparkles_lite.lite.judge_server import MODEL_ID, start_judge_server
+from sparkles_lite.local_server import check_loopback
 
 
 @pytest.fixture(scope="module")

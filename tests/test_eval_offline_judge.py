@@ -1,7 +1,7 @@
 import pytest
 
 from sparkles_lite.eval.judge import SCORE_KEYS, JudgeInput, build_judge_prompt, parse_ratings
-from sparkles_lite.eval.offline_judge import judge_reply, read_answer, score_dialogue
+from sparkles_lite.lite.judge import judge_reply, read_answer, score_dialogue
 
 IMAGES = [("3", "a big red circle and two small blue squares"), ("7", "a small green triangle"),
           ("9", "a big red circle and a big yellow diamond")]

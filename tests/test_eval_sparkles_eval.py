@@ -6,8 +6,9 @@ from PIL import Image
 
 from sparkles_lite.data.schema import ASSISTANT, USER, Dialogue, ImageRef, Message, placeholder_ids
 from sparkles_lite.eval.judge import Judge
-from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
-from sparkles_lite.eval.sparkles_eval import RESULTS, SUMMARY, estimate_judge_cost, run_sparkles_eval
+from sparkles_lite.eval.protocols import SUMMARY
+from sparkles_lite.eval.sparkles_eval import RESULTS, estimate_judge_cost, run_sparkles_eval
+from sparkles_lite.lite.judge_server import MODEL_ID, start_judge_server
 
 CAPTIONS = {"3": "a big red circle and two small blue squares", "7": "a small green triangle",
             "9": "a big red circle and a big yellow diamond"}
@@ -112,7 +113,7 @@ def test_rejudge_scores_the_same_answers_with_the_papers_prompt(tmp_path):
     """Logged answers judged again under the other protocol: the offline judge reads the paper's prompt
     (no references) and answers in the paper's format; a correct answer still outscores a wrong one."""
     from sparkles_lite.eval.judge import Judge
-    from sparkles_lite.eval.judge_server import MODEL_ID, start_judge_server
+    from sparkles_lite.lite.judge_server import MODEL_ID, start_judge_server
     from sparkles_lite.eval.sparkles_eval import rejudge, summarise
 
     record = {"id": "0", "images": [["3", "a big red circle"], ["9", "a small blue square"]],

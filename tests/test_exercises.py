@@ -266,9 +266,9 @@ def _wrong_answers() -> dict[str, list]:
     import torch
     import torch.nn.functional as F
 
-    from sparkles_lite import world
     from sparkles_lite.data.schema import IMAGE_BLOCK
     from sparkles_lite.eval import stats
+    from sparkles_lite.lite import world
     from sparkles_lite.train.common import cosine_lr
 
     def describe_ungrouped(scene):
@@ -731,8 +731,7 @@ def test_patchify_reference_is_the_vit_patch_embedding():
 def test_attention_reference_is_the_vit_block():
     import torch
 
-    from sparkles_lite.exercises.checks import _attention_weights
-    from sparkles_lite.model.vision import Block
+    from sparkles_lite.model.vision import Block, attention_weights
 
     torch.manual_seed(0)
     block = Block(dim=16, heads=2, mlp_ratio=2.0)
@@ -740,7 +739,7 @@ def test_attention_reference_is_the_vit_block():
     x = torch.randn(1, 5, 16)
     block(x)
     q, k, _ = block.qkv(block.norm1(x)).view(1, 5, 3, 2, 8).permute(2, 0, 3, 1, 4)
-    torch.testing.assert_close(_attention_weights(q[0, 1], k[0, 1]), block.last_attention[0, 1])
+    torch.testing.assert_close(attention_weights(q[0, 1], k[0, 1]), block.last_attention[0, 1])
 
 
 def test_projection_params_reference_counts_build_projection():
@@ -760,9 +759,8 @@ def test_splice_reference_is_sparkles_chat_embed():
 
     import torch
 
-    from sparkles_lite.exercises.checks import _splice
     from sparkles_lite.model.assembly import Batch
-    from sparkles_lite.model.sparkles_chat import SparklesChat
+    from sparkles_lite.model.sparkles_chat import SparklesChat, splice
 
     table = torch.nn.Embedding(10, 4)
     ids = torch.tensor([[1, 2, 9, 9, 3], [9, 9, 4, 5, 6]])
@@ -771,16 +769,16 @@ def test_splice_reference_is_sparkles_chat_embed():
     fake = SimpleNamespace(pad_id=0, lm=SimpleNamespace(get_input_embeddings=lambda: table))
     tokens = torch.randn(2, 2, 4)
     expected = SparklesChat.embed(fake, batch, tokens)
-    torch.testing.assert_close(_splice(table(ids.masked_fill(mask, 0)), mask, tokens), expected)
+    torch.testing.assert_close(splice(table(ids.masked_fill(mask, 0)), mask, tokens), expected)
 
 
 def test_masked_loss_reference_is_the_transformers_causal_lm_loss():
     import torch
     from transformers.loss.loss_utils import ForCausalLMLoss
 
-    from sparkles_lite.exercises.checks import _masked_loss
+    from sparkles_lite.model.sparkles_chat import masked_loss
 
     torch.manual_seed(0)
     logits = torch.randn(2, 6, 11)
     labels = torch.tensor([[-100, -100, 3, 4, 5, 6], [-100, 1, 2, -100, -100, 7]])
-    torch.testing.assert_close(_masked_loss(logits, labels), ForCausalLMLoss(logits, labels, vocab_size=11))
+    torch.testing.assert_close(masked_loss(logits, labels), ForCausalLMLoss(logits, labels, vocab_size=11))

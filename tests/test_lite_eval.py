@@ -1,8 +1,8 @@
 """Lite evaluation helpers: verdicts only where the intervals separate."""
 
-from sparkles_lite.data.lite_tasks import LiteGenerator
-from sparkles_lite.eval.lite_eval import (MAJORITY_ROW, baselines, constant_answerers, format_table, majority_answerer,
-                                         run_task, verdicts)
+from sparkles_lite.lite.eval import (MAJORITY_ROW, baselines, constant_answerers, format_table, majority_answerer,
+                                     run_task, verdicts)
+from sparkles_lite.lite.tasks import LiteGenerator
 
 
 def _row(acc, low, high):
@@ -19,7 +19,7 @@ def test_verdicts_need_non_overlapping_intervals():
 
 
 def test_build_table_scores_models_and_the_text_oracle_on_both_protocols():
-    from sparkles_lite.eval.table import ORACLE_ROW, build_table, format_sparkles_eval
+    from sparkles_lite.lite.table import ORACLE_ROW, build_table, format_sparkles_eval
 
     results = build_table(n=2, device="cpu", batch_size=2, models={"SparklesChat-lite": "sparkleschat-lite"},
                           sparkles_eval_n=2)

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sparkles_lite import world
 from sparkles_lite.assets import sample_folder
 from sparkles_lite.cli import main
 from sparkles_lite.data.io import load_bison, load_dialogues, load_nlvr2
-from sparkles_lite.data.lite_files import EVAL_FILE, load_scenes, write_lite_dataset
-from sparkles_lite.data.lite_tasks import score_answer
 from sparkles_lite.data.schema import ASSISTANT
-from sparkles_lite.eval.lite_eval import EVAL_SEED
+from sparkles_lite.lite import world
+from sparkles_lite.lite.eval import EVAL_SEED
+from sparkles_lite.lite.files import EVAL_FILE, load_scenes, write_lite_dataset
+from sparkles_lite.lite.tasks import score_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = sample_folder("lite")

@@ -9,7 +9,7 @@ import torch
 
 from sparkles_lite import assets
 from sparkles_lite.data.schema import ASSISTANT, IMAGE_TOKEN, USER, ImageRef, Message
-from sparkles_lite.model.assembly import IGNORE, AssemblyError, assemble, collate, render
+from sparkles_lite.model.assembly import IGNORE, AssemblyError, assemble, collate, render_conversation
 from sparkles_lite.model.tokenizer import load_tokenizer
 
 K = 3
@@ -39,11 +39,11 @@ def supervised_tokens(tok, a) -> list[str]:
 
 
 def test_render_template():
-    text, supervised, spans = render(two_turns()[:2], add_generation_prompt=False, bos="<s>")
+    text, supervised, spans = render_conversation(two_turns()[:2], add_generation_prompt=False, bos="<s>")
     assert text == "<s>###Human: What is in IMAGE#1<Img><ImageHere></Img>?###Assistant: a red circle.###"
     assert [text[s:e] for s, e in supervised] == ["a red circle.###"]
     assert [i for _, _, i in spans] == [0, 1]
-    prompt, _, _ = render(two_turns()[:1], add_generation_prompt=True, bos="<s>")
+    prompt, _, _ = render_conversation(two_turns()[:1], add_generation_prompt=True, bos="<s>")
     assert prompt.endswith("?###Assistant:")  # no trailing space: it belongs to the answer's first token
 
 
@@ -54,10 +54,10 @@ def test_render_is_the_papers_format_character_for_character():
     q1, a1 = "What is in IMAGE#1<Img><ImageHere></Img>?", "a red circle."
     q2, a2 = "And IMAGE#2<Img><ImageHere></Img> and IMAGE#3<Img><ImageHere></Img>?", "two squares."
     official = "###Human: " + q1 + "###Assistant: " + a1 + "###Human: " + q2 + "###Assistant: " + a2 + "###"
-    text, supervised, _ = render(two_turns(), add_generation_prompt=False, bos=None)
+    text, supervised, _ = render_conversation(two_turns(), add_generation_prompt=False, bos=None)
     assert text == official and "######" not in text
     assert [text[s:e] for s, e in supervised] == [a1 + "###", a2 + "###"]
-    prompt, _, _ = render(two_turns()[:3], add_generation_prompt=True, bos=None)
+    prompt, _, _ = render_conversation(two_turns()[:3], add_generation_prompt=True, bos=None)
     assert prompt == "###Human: " + q1 + "###Assistant: " + a1 + "###Human: " + q2 + "###Assistant:"
 
 
@@ -196,16 +196,15 @@ def test_image_view_matches_the_lite_lms_text_view_position_for_position(tok):
     """The lite LM learned images as `<Img> w1 ... w9 </Img>` (`text_only`). With `after_image` the
     model's sequence is that same sequence with the 9 words swapped for 9 image positions; without it
     the ' ' before `</Img>` is missing (which cost 15 points of select before this test existed)."""
-    from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
-    from sparkles_lite.data.schema import LITE_TEXT_AFTER_IMAGE
-    from sparkles_lite.world import slot_words
+    from sparkles_lite.lite.tasks import TEXT_AFTER_IMAGE, LiteGenerator, text_only
+    from sparkles_lite.lite.world import slot_words
 
     image_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
     ex = LiteGenerator(5).dialogue()
     text_view = assemble(text_only(ex.messages, ex.scenes), tok, 0, 1000)
     words = [tok(" " + " ".join(slot_words(ex.scenes[i])), add_special_tokens=False).input_ids for i in ex.image_ids]
     assert {len(w) for w in words} == {9}
-    for after, matches in ((LITE_TEXT_AFTER_IMAGE, True), ("", False)):
+    for after, matches in ((TEXT_AFTER_IMAGE, True), ("", False)):
         image_view = assemble(ex.messages, tok, 9, 1000, after_image=after)
         flat = iter(t for w in words for t in w)
         swapped = [next(flat) if t == image_id else t for t in image_view.input_ids]
@@ -233,3 +232,13 @@ def test_a_per_turn_item_supervises_only_its_last_answer(tok):
     assert a.input_ids == assemble(two_turns(), tok, K, max_length=320).input_ids
     with pytest.raises(ValueError, match="supervise"):
         assemble(two_turns(), tok, K, max_length=320, supervise="first")
+
+
+def test_the_answer_is_cut_at_the_separator_the_template_writes():
+    from sparkles_lite.data.schema import SEP
+    from sparkles_lite.model.assembly import cut_answer
+
+    text, spans, _ = render_conversation(two_turns(), add_generation_prompt=False, bos=None)
+    first_answer = text[spans[0][0]:]  # what a model would go on to write after the first answer
+    assert cut_answer(first_answer) == two_turns()[1].content.strip() and SEP in first_answer
+    assert cut_answer("  no separator  ") == "no separator"

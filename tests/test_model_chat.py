@@ -7,11 +7,11 @@ import random
 
 import pytest
 
-from sparkles_lite import chat_cli, cli, world
+from sparkles_lite import chat_cli, cli
 from sparkles_lite.chat import Chat, ChatError, load_image
 from sparkles_lite.data.schema import ASSISTANT, IMAGE_BLOCK, USER
+from sparkles_lite.lite import world
 from sparkles_lite.model.sparkles_chat import SparklesChat
-
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,14 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast,
                           Qwen2Config, Qwen2ForCausalLM, SiglipVisionConfig, SiglipVisionModel)
 
-from sparkles_lite import world
 from sparkles_lite.config import preset
-from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import IMAGE_TOKEN
+from sparkles_lite.lite import world
+from sparkles_lite.lite.pretrain import lite_corpus
+from sparkles_lite.lite.tasks import LiteGenerator
 from sparkles_lite.model.assembly import collate
 from sparkles_lite.model.sparkles_chat import CONFIG_FILE, WEIGHTS_FILE, SparklesChat
-from sparkles_lite.model.tokenizer import lite_corpus, train_lite_tokenizer
+from sparkles_lite.model.tokenizer import train_lite_tokenizer
 from sparkles_lite.model.vision import HFVisionTower
 
 VISION = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from sparkles_lite import world
 from sparkles_lite.config import preset
-from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import ASSISTANT, USER, ImageRef, Message
+from sparkles_lite.lite import world
+from sparkles_lite.lite.tasks import LiteGenerator
 from sparkles_lite.model.assembly import collate
 from sparkles_lite.model.lora import LoRALinear, add_lora
 from sparkles_lite.model.sparkles_chat import CONFIG_FILE, WEIGHTS_FILE, SparklesChat
@@ -305,3 +305,22 @@ def test_images_refs_in_messages_match_placeholders(lite):
     msgs = [Message(USER, "IMAGE#1<Img><ImageHere></Img> and IMAGE#2", [ImageRef("1"), ImageRef("2")])]
     with pytest.raises(ValueError, match=r"1 <ImageHere> placeholder\(s\) but 2 image\(s\)"):
         lite.generate(msgs, [world.render(world.random_scene(__import__("random").Random(0)))] * 2)
+
+
+def test_loss_equals_the_masked_loss_of_the_full_logits_and_transformers_loss(tiny, conversations):
+    """`loss` computes the LM head only where a label follows; the value is the same as `masked_loss`
+    of the full logits and as the loss transformers computes from `labels=`."""
+    from sparkles_lite.model.sparkles_chat import masked_loss
+
+    _, batch, tokens = full_batch(tiny, conversations[1])
+    with torch.no_grad():
+        full = tiny(batch, tokens)
+        torch.testing.assert_close(tiny.loss(batch, tokens), masked_loss(full.logits, batch.labels))
+        torch.testing.assert_close(tiny.loss(batch, tokens), full.loss)
+
+
+def test_the_text_after_each_image_comes_from_the_config(lite):
+    """The shipped lite models carry the lite LM's ' ' in their config; Hugging Face presets add nothing."""
+    assert lite.config.lm.text_after_image == " " and lite.after_image == " "
+    assert preset("lite").lm.text_after_image == " "
+    assert [preset(name).lm.text_after_image for name in ("smol", "qwen", "paper")] == ["", "", ""]

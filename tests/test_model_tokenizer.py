@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from sparkles_lite import assets, world
+from sparkles_lite import assets
 from sparkles_lite.data.schema import ASSISTANT, USER, ImageRef, Message
-from sparkles_lite.model.assembly import render
-from sparkles_lite.model.tokenizer import (SPECIAL_TOKENS, lite_corpus, load_tokenizer,
-                                           train_lite_tokenizer)
+from sparkles_lite.lite import world
+from sparkles_lite.lite.pretrain import lite_corpus
+from sparkles_lite.model.assembly import render_conversation
+from sparkles_lite.model.tokenizer import SPECIAL_TOKENS, load_tokenizer, train_lite_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +58,9 @@ def test_chat_template_matches_assembly_render(request, which):
     msgs = [Message(USER, "What is in IMAGE#1<Img><ImageHere></Img>?", [ImageRef("1")]),
             Message(ASSISTANT, "a red circle."), Message(USER, "And now?")]
     as_dicts = [{"role": m.role, "content": m.content} for m in msgs]
-    text, _, _ = render(msgs, add_generation_prompt=True, bos=shipped.bos_token)
+    text, _, _ = render_conversation(msgs, add_generation_prompt=True, bos=shipped.bos_token)
     assert shipped.apply_chat_template(as_dicts, tokenize=False, add_generation_prompt=True) == text
-    text, _, _ = render(msgs[:2], add_generation_prompt=False, bos=shipped.bos_token)
+    text, _, _ = render_conversation(msgs[:2], add_generation_prompt=False, bos=shipped.bos_token)
     assert shipped.apply_chat_template(as_dicts[:2], tokenize=False) == text
 
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-from sparkles_lite import world
 from sparkles_lite.cli import main
-from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.data.schema import IMAGE_BLOCK
+from sparkles_lite.lite import world
+from sparkles_lite.lite.tasks import LiteGenerator
 
 
 def _dialogue_json(ex, as_id) -> dict:

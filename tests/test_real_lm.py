@@ -20,7 +20,7 @@ from sparkles_lite.data.io import load_dialogues
 from sparkles_lite.data.schema import ASSISTANT, USER, Message
 from sparkles_lite.model.assembly import IGNORE
 from sparkles_lite.model.sparkles_chat import SparklesChat
-from sparkles_lite.train.finetune import finetune, finetune_args
+from sparkles_lite.train.finetune import file_data, finetune, finetune_args
 from sparkles_lite.viz.attention import image_attention
 
 PHOTOS = sample_folder("photos")
@@ -93,9 +93,10 @@ def test_stage2_on_the_photo_dialogues_lowers_heldout_loss_then_chats(backbones,
     data = tmp_path / "short.json"
     data.write_text(json.dumps(short_dialogues(PHOTOS / "dialogues.json")))
     SparklesChat.from_config(cfg).save_pretrained(tmp_path / "init")
-    result = finetune(finetune_args(init=str(tmp_path / "init"), out=str(tmp_path / "run"), data=str(data),
-                                    images=str(PHOTOS), n_val=2, max_steps=24, batch_size=2, lr=5e-3, eval_n=0,
-                                    quiet=True, log_lines=False, checkpoint_every=0, resume=False, device="cpu"))
+    args = finetune_args(init=str(tmp_path / "init"), out=str(tmp_path / "run"), data=str(data), images=str(PHOTOS),
+                         n_val=2, max_steps=24, batch_size=2, lr=5e-3, eval_n=0, quiet=True, log_lines=False,
+                         checkpoint_every=0, resume=False, device="cpu")
+    result = finetune(args, *file_data(args))
     assert result["n_train"] == 4 and result["steps"] == 24
     assert result["after"]["heldout_loss"] < result["before"]["heldout_loss"]
 

@@ -10,10 +10,11 @@ import sys
 import torch
 
 from sparkles_lite.assets import LITE_LM, NAMED_MODELS
+from sparkles_lite.lite.training import train_lite
+from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train import common
 from sparkles_lite.train.common import length_grouped_batches
-from sparkles_lite.train.finetune import finetune, finetune_args
-from sparkles_lite.model.sparkles_chat import SparklesChat
+from sparkles_lite.train.finetune import finetune_args
 
 
 def test_only_pooling_and_projection_train():
@@ -71,10 +72,10 @@ def _args(tmp_path, **kw):
 
 
 def test_finetune_lowers_heldout_loss_saves_and_resumes(tmp_path):
-    first = finetune(_args(tmp_path, max_steps=4, lr=1e-3, n_train=48, batch_size=8))
+    first = train_lite(_args(tmp_path, max_steps=4, lr=1e-3, n_train=48, batch_size=8))
     assert first["steps"] == 4 and first["after"]["heldout_loss"] < first["before"]["heldout_loss"]
     assert (tmp_path / "run" / "trainable.safetensors").exists()
-    resumed = finetune(_args(tmp_path, max_steps=6, lr=1e-3, n_train=48, batch_size=8))
+    resumed = train_lite(_args(tmp_path, max_steps=6, lr=1e-3, n_train=48, batch_size=8))
     assert resumed["steps"] == 6  # continued from the step-4 checkpoint, not from 0
     reloaded = SparklesChat.from_pretrained(tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "sparkles_config.json").read_text())
@@ -82,7 +83,7 @@ def test_finetune_lowers_heldout_loss_saves_and_resumes(tmp_path):
     # the metrics carry every run behind the init weights, so continued runs keep the whole history
     shipped = json.loads((NAMED_MODELS["minigpt4-lite"] / "train_metrics.json").read_text())
     assert len(resumed["earlier_runs"]) == len(shipped["earlier_runs"]) + 1
-    chained = finetune(_args(tmp_path, out=str(tmp_path / "next"), init=str(tmp_path / "run"), max_steps=1))
+    chained = train_lite(_args(tmp_path, out=str(tmp_path / "next"), init=str(tmp_path / "run"), max_steps=1))
     assert chained["earlier_runs"][-1]["steps"] == 6
     assert len(chained["earlier_runs"]) == len(resumed["earlier_runs"]) + 1
 
@@ -135,8 +136,8 @@ def test_pretrain_vision_resumes_from_checkpoint(tmp_path):
 def test_lm_stream_groups_similar_lengths(tmp_path):
     """One draw gives LENGTH_GROUP full batches with far less padding than a random batch would."""
     from sparkles_lite.config import preset
-    from sparkles_lite.data.lite_tasks import LiteGenerator
-    from sparkles_lite.train.pretrain import LENGTH_GROUP, _LMBatcher
+    from sparkles_lite.lite.pretrain import LENGTH_GROUP, _LMBatcher
+    from sparkles_lite.lite.tasks import LiteGenerator
     batcher = _LMBatcher(str(LITE_LM), preset("lite").max_length)
     batches = batcher(LiteGenerator(0), 16)
     assert len(batches) == LENGTH_GROUP
@@ -149,10 +150,11 @@ def test_lm_stream_groups_similar_lengths(tmp_path):
 
 def test_lm_mixture_reweights_named_tasks_and_rejects_bad_input():
     import pytest
+
     from sparkles_lite.config import preset
-    from sparkles_lite.data.lite_tasks import LiteGenerator
+    from sparkles_lite.lite.pretrain import LM_MIXTURE, lm_texts, parse_mixture
+    from sparkles_lite.lite.tasks import LiteGenerator
     from sparkles_lite.model.tokenizer import load_tokenizer
-    from sparkles_lite.train.pretrain import LM_MIXTURE, lm_texts, parse_mixture
     assert parse_mixture(None) == LM_MIXTURE
     mixture = parse_mixture("bison=0.3, nlvr2=0")
     assert mixture["bison"] == 0.3 and mixture["nlvr2"] == 0 and mixture["dialogue"] == LM_MIXTURE["dialogue"]
@@ -186,3 +188,11 @@ def test_pretrain_lm_continues_from_saved_weights_and_resumes(tmp_path):
     assert len(metrics["earlier_runs"]) == len(shipped["earlier_runs"]) + 1
     assert metrics["earlier_runs"][-1]["command"] == shipped["command"]
     assert metrics["command"].startswith("python -m sparkles_lite pretrain --part lm --out")
+
+
+def test_runs_behind_lists_the_carried_runs_then_the_own_one(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"steps": 3, "history": [1, 2], "earlier_runs": [{"steps": 1}, {"steps": 2}]}))
+    assert common.runs_behind(path) == [{"steps": 1}, {"steps": 2}, {"steps": 3, "history": [1, 2]}]
+    assert common.runs_behind(path, omit=("earlier_runs", "history")) == [{"steps": 1}, {"steps": 2}, {"steps": 3}]
+    assert common.runs_behind(tmp_path / "missing.json") == [] and common.runs_behind(None) == []

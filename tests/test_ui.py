@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sparkles_lite import world
+from sparkles_lite.lite import world
 from sparkles_lite.ui import ChatUI, compare_models, read_image, sample_images
 
 pytest.importorskip("ipywidgets")

@@ -12,8 +12,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from sparkles_lite import world  # noqa: E402
-from sparkles_lite.eval.lite_eval import eval_examples  # noqa: E402
+from sparkles_lite.lite import world  # noqa: E402
+from sparkles_lite.lite.eval import eval_examples  # noqa: E402
 from sparkles_lite.viz import plots  # noqa: E402
 from sparkles_lite.viz.attention import image_attention, patch_attention, pooling_attention  # noqa: E402
 

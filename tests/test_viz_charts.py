@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 
-from sparkles_lite import world  # noqa: E402
+from sparkles_lite.lite import world  # noqa: E402
 from sparkles_lite.viz import charts, plots  # noqa: E402
 from sparkles_lite.viz.attention import AttentionSummary  # noqa: E402
 from sparkles_lite.viz.influence import InfluenceSummary  # noqa: E402

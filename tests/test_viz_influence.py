@@ -16,10 +16,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from test_model_sparkles_chat import small_config  # noqa: E402
 
-from sparkles_lite import world  # noqa: E402
 from sparkles_lite.data.schema import IMAGE_BLOCK, USER, ImageRef, Message, insert_placeholders  # noqa: E402
-from sparkles_lite.eval.lite_eval import eval_examples  # noqa: E402
 from sparkles_lite.eval.stats import bootstrap_mean_ci  # noqa: E402
+from sparkles_lite.lite import world  # noqa: E402
+from sparkles_lite.lite.eval import eval_examples  # noqa: E402
 from sparkles_lite.model.assembly import collate  # noqa: E402
 from sparkles_lite.model.sparkles_chat import SparklesChat  # noqa: E402
 from sparkles_lite.viz import plots  # noqa: E402

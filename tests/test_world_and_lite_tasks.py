@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import STATEMENT_KINDS, LiteGenerator, score_answer, statement_kind, text_only
 from sparkles_lite.data.schema import IMAGE_BLOCK, placeholder_ids
+from sparkles_lite.lite import world
+from sparkles_lite.lite.tasks import STATEMENT_KINDS, LiteGenerator, score_answer, statement_kind, text_only
 
 
 def test_describe_parse_round_trip_and_grouping():
@@ -126,7 +126,7 @@ def test_nlvr2_is_balanced_within_each_statement_kind():
 
 @pytest.mark.parametrize("n", [150, 400])  # the eval files' 150 items, the results table's 400
 def test_shipped_eval_sets_are_balanced_so_a_constant_answer_scores_chance(n):
-    from sparkles_lite.eval.lite_eval import eval_examples
+    from sparkles_lite.lite.eval import eval_examples
 
     bison = Counter(ex.checks[0]["choice"] for ex in eval_examples("bison", n))
     assert bison["IMAGE#1"] == bison["IMAGE#2"] == n // 2

@@ -70,5 +70,5 @@ $PY -m sparkles_lite train --stage 1 --init "${CONTROL_INIT:-$R/stage1}" --out "
   --max-steps "$S2_STEPS" --no-resume && install "$R/control" control-lite || exit 1
 pack
 [ "$TABLE" = 1 ] || exit 0
-$PY -m sparkles_lite.eval.table --n "$N_EVAL" --batch-size 200 --out "$A/results.json"
+$PY -m sparkles_lite.lite.table --n "$N_EVAL" --batch-size 200 --out "$A/results.json"
 pack

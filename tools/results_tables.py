@@ -15,9 +15,8 @@ import re
 import sys
 from pathlib import Path
 
-from sparkles_lite.eval.cli import lite_numbers, paper_comparison
-from sparkles_lite.eval.lite_eval import MAJORITY_ROW, TASK_TITLES, baselines, format_table, verdicts
-from sparkles_lite.eval.table import RESULTS_FILE, format_sparkles_eval, load_results
+from sparkles_lite.lite.eval import MAJORITY_ROW, TASK_TITLES, baselines, format_table, verdicts
+from sparkles_lite.lite.table import RESULTS_FILE, format_sparkles_eval, lite_numbers, load_results, paper_comparison
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = (ROOT / "README.md", ROOT / "RESULTS.md")

@@ -25,5 +25,5 @@ for pair in "stage1 minigpt4-lite" "stage2 sparkleschat-lite" "control control-l
   rm -rf "${A:?}/$2" && mkdir -p "$A/$2"
   cp "$R/$1/sparkles_config.json" "$R/$1/trainable.safetensors" "$R/$1/train_metrics.json" "$A/$2/"
 done
-$PY -m sparkles_lite.eval.table --n 400 --batch-size 100 --out "$A/results.json"
+$PY -m sparkles_lite.lite.table --n 400 --batch-size 100 --out "$A/results.json"
 $PY tools/write_model_cards.py

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sparkles_lite.eval.table import MODEL_ROWS, ORACLE_ROW, RESULTS_FILE
-from sparkles_lite.train.model_card import write_model_card
-from sparkles_lite.train.pretrain import METRICS_FILE
+from sparkles_lite.lite.model_card import write_model_card
+from sparkles_lite.lite.pretrain import METRICS_FILE
+from sparkles_lite.lite.table import LITE_MODELS, ORACLE_ROW, RESULTS_FILE
 
 A = Path(__file__).resolve().parent.parent / "sparkles_lite" / "assets" / "lite"
 DATA_LM = ("Text-only SparklesDialogue-lite generated on the fly (never the same example twice): 2-turn dialogues, "
@@ -56,7 +56,7 @@ def card(path: Path, title: str, what: str, data: str, metrics: dict, results: d
 def main() -> None:
     results = load(RESULTS_FILE)
     rows = results.get("rows", {})
-    title_of = {name: title for title, name in MODEL_ROWS.items()}
+    title_of = {m.name: m.title for m in LITE_MODELS}
     vision = load(A / "vision" / METRICS_FILE)
     card(A / "vision", "Lite vision tower (LiteViT)",
          "A 4-layer ViT (dim 128, 8x8 patches on 64x64 images, 0.56M parameters), pretrained to read the scene "

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data_command in ("show", "stats"):
         return _show_or_stats(args)
     if args.data_command == "generate":
-        from sparkles_lite.data.lite_tasks import write_lite_dataset
+        from sparkles_lite.lite.files import write_lite_dataset
         try:
             paths = write_lite_dataset(args.out, n_dialogues=args.n_dialogues, seed=args.seed, n_eval=args.n_eval,
                                        n_captions=args.n_captions)
@@ -87,9 +87,13 @@ def run(args: argparse.Namespace) -> int:
     pool = load_dialogues(args.pool)
     images = [ref for d in pool for ref in d.images]
     config = GeneratorConfig(base_url=args.base_url, model=args.model, temperature=args.temperature)
-    summary = generate_dialogues(images, pool[0], args.out, n_dialogues=args.n_dialogues,
-                                 n_candidates=args.n_candidates, seed=args.seed, config=config,
-                                 rejects_path=args.rejects)
+    try:
+        summary = generate_dialogues(images, pool[0], args.out, n_dialogues=args.n_dialogues,
+                                     n_candidates=args.n_candidates, seed=args.seed, config=config,
+                                     rejects_path=args.rejects)
+    except RuntimeError as e:  # a remote LLM without a key: nothing was sent
+        print(f"data llm-generate: {e}", file=sys.stderr)
+        return 2
     print(summary)
     return 0 if summary.accepted or summary.skipped else 1
 

@@ -1,9 +1,10 @@
 """A tiny OpenAI-compatible chat server on 127.0.0.1 that answers from a script, for tests and demos.
 
-No network, no model: each POST /v1/chat/completions pops the next scripted reply. A reply is a
-string (sent as the assistant's content), a dict (sent verbatim as the JSON body, e.g. ``{}``)
-or an int (an HTTP error status, e.g. 429). When the script runs out, ``default`` (a function
-of the request body) answers; `template_reply` writes a valid dialogue over the prompt's images.
+No network, no model: each POST /v1/chat/completions pops the next scripted reply (a
+`local_server.Reply`: a string sent as the assistant's content, a dict sent verbatim as the JSON
+body, e.g. ``{}``, or an int, an HTTP error status such as 429). When the script runs out,
+``default`` (a function of the request body) answers; `template_reply` writes a valid dialogue over
+the prompt's images.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import json
 import re
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Callable
 
-from sparkles_lite.local_server import completion_body, send_json
+from sparkles_lite.data.schema import IMAGE_ID
+from sparkles_lite.local_server import LoopbackServer, Reply
 
-Reply = str | dict | int
-_CANDIDATE_RE = re.compile(r"^IMAGE#([A-Za-z0-9_\-]+): ", re.MULTILINE)
+_CANDIDATE_RE = re.compile(rf"^IMAGE#({IMAGE_ID}): ", re.MULTILINE)
 
 
 def template_reply(request: dict) -> str:
@@ -42,8 +42,11 @@ def template_reply(request: dict) -> str:
     return json.dumps({"dialogue": dialogue})
 
 
-class FakeLLMServer:
-    """Context manager: `with FakeLLMServer(["reply", 429, {}]) as srv: OpenAI(base_url=srv.base_url, ...)`."""
+class FakeLLMServer(LoopbackServer):
+    """`with FakeLLMServer(["reply", 429, {}]) as srv: OpenAI(base_url=srv.base_url, ...)`.
+
+    A scripted error asks the client to retry after 1 ms, so retries cost a test no time.
+    """
 
     def __init__(self, replies: list[Reply] | None = None,
                  default: Callable[[dict], Reply] = template_reply) -> None:
@@ -51,55 +54,9 @@ class FakeLLMServer:
         self.default = default
         self.requests: list[dict] = []  # every request body received, for assertions
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        super().__init__(self.next_reply, model_id="fake-llm", retry_after_ms=1, name="fake LLM server")
 
     def next_reply(self, request: dict) -> Reply:
         with self._lock:
             self.requests.append(request)
             return self.script.popleft() if self.script else self.default(request)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
-                length = int(self.headers.get("Content-Length", 0))
-                try:
-                    request = json.loads(self.rfile.read(length) or b"{}")
-                except json.JSONDecodeError:
-                    request = {}
-                if self.path.rstrip("/") != "/v1/chat/completions":
-                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
-                reply = server.next_reply(request)
-                if isinstance(reply, int):
-                    return self._send(reply, {"error": {"message": f"scripted HTTP {reply}", "type": "fake"}})
-                body = reply if isinstance(reply, dict) else completion_body(reply, request.get("model", "fake-llm"))
-                self._send(200, body)
-
-            def _send(self, status: int, body: dict) -> None:
-                send_json(self, status, body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
-
-    def start(self) -> "FakeLLMServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> "FakeLLMServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -45,12 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sparkles_lite.data.schema import (ANY_PLACEHOLDER_RE, ASSISTANT, IMAGE_BLOCK, USER, Dialogue, ImageRef, Message,
-                                       TurnExample, placeholder_ids)
+from sparkles_lite.data.schema import (ANY_PLACEHOLDER_RE, ASSISTANT, IMAGE_BLOCK, SEP, USER, Dialogue, ImageRef, Message,
+                                       TurnExample, mentioned_ids, placeholder_ids)
 
-HUMAN_TAG, ASSISTANT_TAG = "###Human: ", "###Assistant: "
+HUMAN_TAG, ASSISTANT_TAG = f"{SEP}Human: ", f"{SEP}Assistant: "
 TURN_KEYS = ("uniform_question", "instruction", "answer", "tgt_imgs")
-_MENTION_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
 
 
 @dataclass(frozen=True)
@@ -266,7 +264,7 @@ def _image_problems(m: dict, j: int, introduced: dict[str, int]) -> tuple[list[s
     for image_id in listed:
         introduced.setdefault(image_id, j)
     warnings = [f"unknown image id {i}: the text mentions IMAGE#{i}, which no message so far introduces"
-                for i in dict.fromkeys(_MENTION_RE.findall(content)) if i not in introduced and i not in placed]
+                for i in mentioned_ids(content) if i not in introduced and i not in placed]
     return errors, warnings
 
 

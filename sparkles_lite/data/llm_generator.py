@@ -11,10 +11,8 @@ Accepted dialogues are appended to a JSONL file, so a long run can be resumed.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +22,10 @@ import openai
 from openai import OpenAI
 
 from sparkles_lite.data.io import append_jsonl, dialogue_to_dict, read_jsonl
-from sparkles_lite.data.schema import (IMAGE_BLOCK, USER, Dialogue, ImageRef, Message,
-                                       insert_placeholders, placeholder_ids, strip_placeholders)
+from sparkles_lite.data.schema import (IMAGE_BLOCK, USER, Dialogue, ImageRef, Message, insert_placeholders,
+                                       placeholder_ids, strip_placeholders)
 from sparkles_lite.data.validate import dialogue_errors
+from sparkles_lite.openai_client import UnreadableReply, make_client, reply_text
 
 
 @dataclass
@@ -36,8 +35,7 @@ class GeneratorConfig:
     temperature: float = 0.7
     max_tokens: int = 2048
     api_key: str | None = None  # None: $OPENAI_API_KEY (a local server accepts any key)
-    max_retries: int = 3  # extra attempts after a 429 / 5xx / connection error
-    retry_wait_s: float = 2.0  # doubled after each failed attempt
+    max_retries: int = 3  # the openai client's retries after a connection error / 408 / 409 / 429 / 5xx, backed off
     timeout_s: float = 120.0
     min_images: int = 2
     max_images: int = 4
@@ -45,12 +43,6 @@ class GeneratorConfig:
 
 class ReplyError(ValueError):
     """The LLM call or its reply is unusable; the message is the recorded rejection reason."""
-
-
-def make_client(config: GeneratorConfig) -> OpenAI:
-    """Retries are ours (bounded, counted), not the client's hidden ones."""
-    api_key = config.api_key or os.environ.get("OPENAI_API_KEY", "no-key-needed-for-local-servers")
-    return OpenAI(base_url=config.base_url, api_key=api_key, max_retries=0, timeout=config.timeout_s)
 
 
 # ---------------------------------------------------------------- prompt
@@ -102,37 +94,20 @@ Reply with a single JSON object and nothing else:
 # ---------------------------------------------------------------- calling
 
 def call_llm(client: OpenAI, prompt: str, config: GeneratorConfig) -> str:
-    """The reply text; retries rate limits and server/connection errors a bounded number of times."""
-    last: Exception | None = None
-    for attempt in range(config.max_retries + 1):
-        try:
-            completion = client.chat.completions.create(
-                model=config.model, messages=[{"role": "user", "content": prompt}],
-                temperature=config.temperature, max_tokens=config.max_tokens)
-            return reply_text(completion)
-        except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as e:
-            last = e
-            if attempt < config.max_retries:
-                time.sleep(config.retry_wait_s * 2 ** attempt)
-        except openai.APIStatusError as e:
-            raise ReplyError(f"HTTP {e.status_code} from the LLM server: {e.message}") from e
-        except openai.APIError as e:
-            raise ReplyError(f"LLM call failed: {e}") from e
-    raise ReplyError(f"gave up after {config.max_retries + 1} attempts: {last}")
-
-
-def reply_text(completion: Any) -> str:
-    """The assistant text of a chat completion, checking every level (`{}` parses with choices=None)."""
-    choices = getattr(completion, "choices", None)
-    if not choices:
-        raise ReplyError("reply has no choices")
-    message = getattr(choices[0], "message", None)
-    content = getattr(message, "content", None)
-    if not isinstance(content, str) or not content.strip():
-        raise ReplyError("reply has no message content")
-    if getattr(choices[0], "finish_reason", None) == "length":
-        raise ReplyError("reply was cut off (finish_reason=length); raise max_tokens")
-    return content
+    """The reply text. The client has retried transport errors (`config.max_retries` times, backed
+    off); what is left, and a reply that cannot be read, is a ReplyError with the reason."""
+    try:
+        return reply_text(client.chat.completions.create(
+            model=config.model, messages=[{"role": "user", "content": prompt}],
+            temperature=config.temperature, max_tokens=config.max_tokens))
+    except UnreadableReply as e:
+        raise ReplyError(str(e)) from e
+    except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
+        raise ReplyError(f"gave up after {config.max_retries + 1} attempts: {e}") from e
+    except openai.APIStatusError as e:
+        raise ReplyError(f"HTTP {e.status_code} from the LLM server: {e.message}") from e
+    except openai.APIError as e:
+        raise ReplyError(f"LLM call failed: {e}") from e
 
 
 # ---------------------------------------------------------------- parsing and repair
@@ -229,7 +204,7 @@ def generate_dialogues(pool: list[ImageRef], demo: Dialogue, out_path: str | Pat
     `rejects_path` with their reason and are retried on the next run.
     """
     config = config or GeneratorConfig()
-    client = client or make_client(config)
+    client = client or make_client(config.base_url, config.api_key, config.max_retries, config.timeout_s)
     out_path = Path(out_path)
     demo_ids = {r.image_id for r in demo.images}
     images = [r for r in {r.image_id: r for r in pool}.values() if r.image_id not in demo_ids]

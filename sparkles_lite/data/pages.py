@@ -17,10 +17,9 @@ from typing import Any
 
 from PIL import Image
 
-from sparkles_lite.data.schema import strip_placeholders
+from sparkles_lite.data.schema import IMAGE_MENTION, strip_placeholders
 
 ImageLookup = Callable[[str], Image.Image]
-_REF = re.compile(r"IMAGE#([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:70em;margin:1em auto;color:#222}
 .item{border:1px solid #ccc;border-radius:6px;padding:.6em 1em;margin:1em 0}
@@ -81,7 +80,7 @@ class Thumbnails:
             pop = f'<span class="pop {klass}"></span>' if klass else ""
             return f'<span class="ref" title="{escape(self.captions.get(image_id, ""))}">{m.group(0)}{pop}</span>'
 
-        return _REF.sub(link, escaped)
+        return IMAGE_MENTION.sub(link, escaped)
 
 
 def escape(s: Any) -> str:

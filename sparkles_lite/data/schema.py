@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-IMAGE_TOKEN = "<ImageHere>"
-IMAGE_BLOCK = "<Img><ImageHere></Img>"
-# The lite LM's pretraining text writes an image as `<Img> w1 ... w9 </Img>`: after the 9 words comes a
-# lone ' ' token before `</Img>`. A model on that LM puts the same text after each image's tokens, so the
-# LM meets the projected tokens in the surroundings it learned (missing it cost 15 points of select).
-LITE_TEXT_AFTER_IMAGE = " "
+IMG_OPEN, IMAGE_TOKEN, IMG_CLOSE = "<Img>", "<ImageHere>", "</Img>"
+IMAGE_BLOCK = IMG_OPEN + IMAGE_TOKEN + IMG_CLOSE  # the placeholder after an image's first mention
+SEP = "###"  # the paper's turn separator and answer stop marker: ###Human: q1###Assistant: a1###Human: ...
 USER, ASSISTANT = "user", "assistant"
 
-# IMAGE#<id> followed by a placeholder block; ids are letters, digits, '_' or '-'.
-_BLOCK_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)" + re.escape(IMAGE_BLOCK))
+_ID_CHAR = r"[A-Za-z0-9_\-]"  # an image id is letters, digits, '_' and '-'
+IMAGE_ID = _ID_CHAR + "+"
+IMAGE_MENTION = re.compile(rf"IMAGE#({IMAGE_ID})")  # `IMAGE#<id>` anywhere in a text; group 1 is the id
+_BLOCK_RE = re.compile(rf"IMAGE#({IMAGE_ID})" + re.escape(IMAGE_BLOCK))  # a mention with its placeholder
 # Any placeholder block, with the id written before it when there is one (LLaVA-for-Sparkles items
 # also write a bare `<Img><ImageHere></Img>`): group 1 is the id or None.
-ANY_PLACEHOLDER_RE = re.compile(r"(?:IMAGE#([A-Za-z0-9_\-]+))?" + re.escape(IMAGE_BLOCK))
+ANY_PLACEHOLDER_RE = re.compile(rf"(?:IMAGE#({IMAGE_ID}))?" + re.escape(IMAGE_BLOCK))
 
 
 @dataclass
@@ -52,9 +51,14 @@ class Dialogue:
         return list(seen.values())
 
 
+def mentioned_ids(text: str) -> list[str]:
+    """The image ids a text mentions as `IMAGE#<id>`, in order of first mention."""
+    return list(dict.fromkeys(IMAGE_MENTION.findall(text)))
+
+
 def whole_id_pattern(image_id: str) -> re.Pattern:
     """`IMAGE#14` as a whole id: not inside `IMAGE#1417`, not already followed by a placeholder."""
-    return re.compile(r"IMAGE#" + re.escape(str(image_id)) + r"(?![A-Za-z0-9_\-])(?!" + re.escape(IMAGE_BLOCK) + ")")
+    return re.compile(r"IMAGE#" + re.escape(str(image_id)) + rf"(?!{_ID_CHAR})(?!" + re.escape(IMAGE_BLOCK) + ")")
 
 
 def insert_placeholders(text: str, image_ids: list[str]) -> str:
@@ -64,7 +68,7 @@ def insert_placeholders(text: str, image_ids: list[str]) -> str:
     never silently missing.
     """
     for image_id in image_ids:
-        if re.search(r"IMAGE#" + re.escape(str(image_id)) + re.escape(IMAGE_BLOCK), text):
+        if f"IMAGE#{image_id}{IMAGE_BLOCK}" in text:
             continue
         pattern = whole_id_pattern(image_id)
         if not pattern.search(text):

@@ -9,17 +9,15 @@ question say much the same for templated or generated questions).
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparkles_lite.data.io import LAYOUTS, BisonItem, Nlvr2Item, file_layout, load_items, read_item
-from sparkles_lite.data.schema import ASSISTANT, USER, Dialogue, TurnExample, strip_placeholders
+from sparkles_lite.data.schema import ASSISTANT, IMAGE_MENTION, USER, Dialogue, TurnExample, strip_placeholders
 
 OPENING_WORDS = 3
-_ID = re.compile(r"IMAGE#[A-Za-z0-9_\-]+")
 
 
 @dataclass
@@ -42,7 +40,7 @@ def _words(text: str) -> int:
 def opening(question: str, n: int = OPENING_WORDS) -> str:
     """The first `n` words, lower case, every image id written `IMAGE#…`: 'which image has'."""
     words = strip_placeholders(question).split()[:n]
-    return " ".join("IMAGE#…" if _ID.match(w) else w.lower().strip(",.?!:;") for w in words)
+    return " ".join("IMAGE#…" if IMAGE_MENTION.match(w) else w.lower().strip(",.?!:;") for w in words)
 
 
 def dataset_stats(path: str | Path) -> DatasetStats:

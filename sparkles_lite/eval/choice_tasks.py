@@ -20,17 +20,17 @@ from PIL import Image
 from sparkles_lite.data.schema import USER, ImageRef, Message
 from sparkles_lite.eval import prompts
 from sparkles_lite.eval.extraction import Extraction, extract_bison, extract_nlvr2
-from sparkles_lite.eval.protocols import CHOICE_PROTOCOLS, AnswerFn, JsonlLog, call_answer, write_json
+from sparkles_lite.eval.protocols import CHOICE_PROTOCOLS, SUMMARY, AnswerFn, JsonlLog, call_answer, write_json
 from sparkles_lite.eval.stats import wilson_ci
 
 ImageLookup = Callable[[str], Image.Image]
 
-TASKS: dict[str, tuple[tuple[str, str], Callable[[str], Extraction]]] = {
+# task -> (its two options, how to read the chosen one out of a reply)
+CHOICE_TASKS: dict[str, tuple[tuple[str, str], Callable[[str], Extraction]]] = {
     "bison": (prompts.BISON_CHOICES, extract_bison),
     "nlvr2": (prompts.NLVR2_CHOICES, extract_nlvr2),
 }
 PREDICTIONS = "predictions.jsonl"
-SUMMARY = "summary.json"
 
 
 @dataclass
@@ -69,14 +69,14 @@ def run_choice_task(task: str, items: Iterable[ChoiceItem], answer_fn: AnswerFn,
     `max_attempts` times); decoding belongs to the answer function, which the CLI builds from the
     same protocol (`protocols.CHOICE_PROTOCOLS`). `seed` is recorded.
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {sorted(TASKS)}")
+    if task not in CHOICE_TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {sorted(CHOICE_TASKS)}")
     if protocol not in CHOICE_PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(CHOICE_PROTOCOLS)}")
     if max_attempts < 1:
         raise ValueError("max_attempts must be >= 1")
     attempts = max_attempts if CHOICE_PROTOCOLS[protocol].reask else 1
-    choices, extract = TASKS[task]
+    choices, extract = CHOICE_TASKS[task]
     items = list(items)
     _check_items(items, choices)
     out_dir = Path(out_dir)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sparkles_lite.data.schema import IMAGE_BLOCK
+from sparkles_lite.data.schema import IMAGE_BLOCK, IMAGE_TOKEN
 from sparkles_lite.eval.prompts import BISON_CHOICES, NLVR2_CHOICES
 
 
@@ -106,7 +106,7 @@ def extract_nlvr2(response: str) -> Extraction:
 
 
 def _normalise(response: str) -> str:
-    text = response.replace(IMAGE_BLOCK, " ").replace("<ImageHere>", " ")
+    text = response.replace(IMAGE_BLOCK, " ").replace(IMAGE_TOKEN, " ")
     text = re.sub(r"[*_`\"“”]", " ", text)  # markdown emphasis and quotes around the option
     return text.lower()
 

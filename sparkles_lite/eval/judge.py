@@ -19,29 +19,29 @@ overall score the mean of A1 and A2, as in the paper (the judge's own "overall r
 required, as there, and kept, but not used).
 
 Every request/response is cached on disk, keyed by sha256 of (model, prompt, temperature,
-repeat index), so re-running an evaluation costs nothing. A reply that cannot be read is
-retried a bounded number of times and, if still unreadable, recorded as a failure, never as a
-score.
+repeat index), so re-running an evaluation costs nothing. Transport errors (connection, 408, 409,
+429, 5xx) are retried by the `openai` client itself (`openai_client.make_client`); a reply that
+cannot be read is asked again a bounded number of times, with backoff, and, if still unreadable,
+recorded as a failure, never as a score.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import openai
 
+from sparkles_lite.data.schema import IMAGE_ID
 from sparkles_lite.eval.protocols import write_json
+from sparkles_lite.openai_client import UnreadableReply, make_client, reply_text
 
 JUDGE_PROTOCOLS: tuple[str, ...] = ("reference", "paper")
 CRITERIA: dict[str, str] = {
@@ -182,7 +182,7 @@ def parse_judge_prompt(prompt: str) -> JudgeInput:
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"bad image list in judge prompt: {e}") from e
     for line in [] if images else found["images"].splitlines():
-        m = re.match(r"^IMAGE#([A-Za-z0-9_\-]+):\s?(.*)$", line)
+        m = re.match(rf"^IMAGE#({IMAGE_ID}):\s?(.*)$", line)
         if not m:
             raise ValueError(f"bad image line in judge prompt: {line!r}")
         images.append((m.group(1), m.group(2)))
@@ -353,25 +353,23 @@ class CostEstimate:
                 f"tokens, ~${self.usd:.2f}")
 
 
-class _BadReply(Exception):
-    """The API answered, but not with a usable chat completion."""
-
-
 @dataclass
 class Judge:
-    """An OpenAI-compatible judge with a disk cache and bounded, backed-off retries.
+    """An OpenAI-compatible judge with a disk cache. `max_retries`: the client's retries of transport
+    errors; `max_attempts`: asks in all while replies are unreadable, `backoff_s` doubling between.
     `JUDGE_SETTINGS[protocol]` holds each protocol's system prompt, temperature and max_tokens."""
 
     model: str
     cache_dir: str | Path
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    temperature: float = 0.0
-    max_attempts: int = 4
-    backoff_s: float = 1.0
-    max_tokens: int = 400
-    system_prompt: str = SYSTEM_PROMPT
+    max_retries: int = 2  # the client's, for transport errors
     timeout_s: float = 120.0
+    temperature: float = 0.0
+    max_tokens: int = 400
+    max_attempts: int = 4  # asks while the reply is unreadable
+    backoff_s: float = 1.0
+    system_prompt: str = SYSTEM_PROMPT
     client: Any = field(default=None, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
@@ -381,12 +379,7 @@ class Judge:
         self.cache_dir = Path(self.cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         if self.client is None:
-            key = self.api_key or os.environ.get("OPENAI_API_KEY")
-            if not key:
-                if not _is_loopback_url(self.base_url):
-                    raise RuntimeError("set OPENAI_API_KEY (or pass api_key) to use a remote judge")
-                key = "sk-loopback-no-key"
-            self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout_s)
+            self.client = make_client(self.base_url, self.api_key, self.max_retries, self.timeout_s)
 
     def cache_key(self, prompt: str, repeat: int = 0) -> str:
         fields = {"model": self.model, "prompt": prompt, "temperature": self.temperature, "repeat": repeat,
@@ -433,11 +426,12 @@ class Judge:
             if attempt:
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                reply = self._ask(messages)
-            except (openai.APIError, _BadReply) as e:
+                reply = reply_text(self.client.chat.completions.create(
+                    model=self.model, messages=messages, temperature=self.temperature, max_tokens=self.max_tokens))
+            except (openai.APIError, UnreadableReply) as e:
                 error = f"{type(e).__name__}: {e}"
                 attempts.append({"reply": None, "error": error})
-                if not _retryable(e):
+                if isinstance(e, openai.APIError):  # the client has retried what may pass
                     break
                 continue
             parsed = parse_ratings(reply)
@@ -452,36 +446,3 @@ class Judge:
             return Judgment(True, parsed.scores, parsed.explanations, reply, None, len(attempts), False, repeat,
                             parsed.stated_overall)
         return Judgment(False, None, {}, reply, error, len(attempts), False, repeat)
-
-    def _ask(self, messages: list[dict[str, str]]) -> str:
-        resp = self.client.chat.completions.create(model=self.model, messages=messages,
-                                                   temperature=self.temperature, max_tokens=self.max_tokens)
-        choices = getattr(resp, "choices", None)
-        if not choices:
-            raise _BadReply("response has no choices")
-        message = getattr(choices[0], "message", None)
-        content = getattr(message, "content", None)
-        if not isinstance(content, str) or not content.strip():
-            raise _BadReply("response has no message content")
-        return content
-
-
-def _retryable(e: Exception) -> bool:
-    """Connection problems, rate limits, server errors and malformed replies may pass; a 4xx
-    such as a bad request or a wrong key will not, so it fails at once."""
-    if isinstance(e, openai.APIStatusError):
-        return e.status_code in (408, 409, 429) or e.status_code >= 500
-    return True
-
-
-def _is_loopback_url(url: str | None) -> bool:
-    host = urlparse(url).hostname if url else None
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-

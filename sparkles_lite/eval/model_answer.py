@@ -14,12 +14,8 @@ from collections.abc import Mapping
 import torch
 from PIL import Image
 
-from sparkles_lite import world
-from sparkles_lite.assets import TEXT_ORACLE
-from sparkles_lite.data.lite_tasks import text_only
 from sparkles_lite.data.schema import Message, placeholder_ids
 from sparkles_lite.eval.protocols import AnswerFn
-from sparkles_lite.model.text_lm import generate_text_batch
 
 
 def images_in_order(messages: list[Message], images: Mapping[str, Image.Image]) -> list[Image.Image]:
@@ -57,23 +53,6 @@ def model_answer_fn(model, max_new_tokens: int = 48, do_sample: bool = False, se
         return out.text
 
     answer.model = model  # type: ignore[attr-defined]  # for logs and notebooks
-    return answer
-
-
-def oracle_answer_fn(lm, tokenizer, scenes: Mapping[str, world.Scene], max_new_tokens: int = 48) -> AnswerFn:
-    """An `AnswerFn` for the text oracle: the frozen LM alone, given each image's true slot words
-    where its placeholder sits. It ignores the pixels; it is the ceiling a projection can reach.
-    Only lite data has the true scenes (scenes.json); a KeyError names an image without one."""
-    scenes = dict(scenes)
-
-    def answer(messages: list[Message], images: Mapping[str, Image.Image]) -> str:
-        missing = [ref.image_id for m in messages for ref in m.images if ref.image_id not in scenes]
-        if missing:
-            raise KeyError(f"the text oracle has no true scene for IMAGE#{', IMAGE#'.join(missing)}")
-        return generate_text_batch(lm, tokenizer, [text_only(list(messages), scenes)],
-                                   max_new_tokens=max_new_tokens)[0]
-
-    answer.model = TEXT_ORACLE  # type: ignore[attr-defined]
     return answer
 
 

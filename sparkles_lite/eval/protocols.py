@@ -21,6 +21,7 @@ from sparkles_lite.data.schema import Message
 # Conversation so far (ending with a user message holding IMAGE#<id><Img><ImageHere></Img>
 # placeholders) and the images by id -> the assistant's reply.
 AnswerFn = Callable[[list[Message], Mapping[str, Image.Image]], str]
+SUMMARY = "summary.json"  # what every runner writes into its run folder at the end
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 The model answers Q1, then Q2 with its own A1 in the history (not the reference), with every
 image it has been shown so far, as the paper's evaluation does; the judge (`judge.Judge`: GPT, or the
-offline lite judge behind `judge_server`) scores A1 and A2 on C1-C3, with the paper's prompt (no
+offline lite judge behind `lite.judge_server`) scores A1 and A2 on C1-C3, with the paper's prompt (no
 reference answers) or this project's (references given; the default). Results are logged per dialogue
 as they come, a killed run resumes, and a failed judgment counts in `n_failed`, never as a score.
 """
@@ -18,11 +18,10 @@ from PIL import Image
 from sparkles_lite.data.schema import ASSISTANT, USER, Dialogue, Message, insert_placeholders, strip_placeholders
 from sparkles_lite.eval.judge import (ANSWERS, CRITERIA, JUDGE_PROTOCOLS, SCORE_KEYS, CostEstimate, Judge,
                                       JudgeInput, build_judge_prompt)
-from sparkles_lite.eval.protocols import AnswerFn, JsonlLog, call_answer, write_json
+from sparkles_lite.eval.protocols import SUMMARY, AnswerFn, JsonlLog, call_answer, write_json
 from sparkles_lite.eval.stats import mean_ci
 
 RESULTS = "results.jsonl"
-SUMMARY = "summary.json"
 
 
 def dialogue_id(dialogue: Dialogue, index: int) -> str:

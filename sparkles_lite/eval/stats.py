@@ -28,6 +28,13 @@ def wilson_ci(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
+def t95(df: int) -> float:
+    """The two-sided 95% Student t critical value for `df` degrees of freedom (z = 1.96 beyond 30)."""
+    if df < 1:
+        raise ValueError("t95 needs df >= 1")
+    return _T95[df - 1] if df <= len(_T95) else Z95
+
+
 def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
     """(mean, low, high): a Student-t 95% interval for the mean; (m, m, m) for one value."""
     n = len(values)
@@ -37,7 +44,7 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
     if n == 1:
         return m, m, m
     sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
-    t = _T95[n - 2] if n - 1 <= len(_T95) else Z95
+    t = t95(n - 1)
     half = t * sd / math.sqrt(n)
     return m, m - half, m + half
 

@@ -15,8 +15,8 @@ transformers) happen inside the checks that need them.
 from __future__ import annotations
 
 import math
-import re
 
+from sparkles_lite.eval.stats import t95  # a helper the exercises may use (07: mean_ci)
 from sparkles_lite.exercises._runner import Case, run_check, same
 
 __all__ = [
@@ -47,14 +47,14 @@ __all__ = [
 
 def _scene(*objects: tuple[str, str, str, str]):
     """_scene(("big", "red", "circle", "left"), ...) -> world.Scene."""
-    from sparkles_lite import world
+    from sparkles_lite.lite import world
 
     return world.Scene(tuple(world.SceneObject(world.Thing(s, c, sh), p) for s, c, sh, p in objects))
 
 
 def example_scenes(seed: int = 0, n: int = 4):
     """A few lite scenes to try your functions on (the same stream as world.SceneBank)."""
-    from sparkles_lite import world
+    from sparkles_lite.lite import world
 
     bank = world.SceneBank(seed)
     return [bank.next() for _ in range(n)]
@@ -69,7 +69,7 @@ def _scene_label(scene) -> str:
 
 def check_describe(describe) -> None:
     """Reference: `world.describe` (identical objects grouped, in order of first appearance)."""
-    from sparkles_lite import world
+    from sparkles_lite.lite import world
 
     scenes = [
         (_scene(("big", "red", "circle", "left")), "one object"),
@@ -116,13 +116,15 @@ def check_count_objects(count_objects) -> None:
 # ================================================================ 01 visual encoder
 
 def _patchify(images, patch: int):
-    """[B, C, H, W] -> [B, (H/p)(W/p), C*p*p]; patches row by row, each flattened as (channel, row, col):
-    exactly the order Conv2d(kernel=stride=p) uses, so patchify(x) @ W.view(D, -1).T + b == conv(x)."""
-    b, c, h, w = images.shape
+    """[B, C, H, W] -> [B, (H/p)(W/p), C*p*p] by torch's own `unfold`: patches row by row, each flattened
+    as (channel, row, col), exactly the order Conv2d(kernel=stride=p) uses, so
+    patchify(x) @ W.view(D, -1).T + b == conv(x). A size the patches do not tile is an error."""
+    import torch.nn.functional as F
+
+    h, w = images.shape[-2:]
     if h % patch or w % patch:
         raise ValueError(f"image size {h}x{w} is not divisible by patch size {patch}")
-    x = images.reshape(b, c, h // patch, patch, w // patch, patch)
-    return x.permute(0, 2, 4, 1, 3, 5).reshape(b, (h // patch) * (w // patch), c * patch * patch)
+    return F.unfold(images, kernel_size=patch, stride=patch).transpose(1, 2)
 
 
 def check_patchify(patchify) -> None:
@@ -150,14 +152,11 @@ def check_patchify(patchify) -> None:
     return run_check("check_patchify", patchify, cases, _patchify)
 
 
-def _attention_weights(q, k):
-    """One head: softmax(q kᵀ / sqrt(d)) row by row, as `vision.Block` computes when keeping attention."""
-    return (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(-1)
-
-
 def check_attention_weights(attention_weights) -> None:
-    """Reference: the attention map `sparkles_lite.model.vision.Block` keeps (`keep_attention=True`)."""
+    """Reference: `sparkles_lite.model.vision.attention_weights`, the map `Block` keeps (`keep_attention=True`)."""
     import torch
+
+    from sparkles_lite.model.vision import attention_weights as reference
 
     g = torch.Generator().manual_seed(1)
     r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
@@ -169,16 +168,22 @@ def check_attention_weights(attention_weights) -> None:
         Case((r(3, 4) * 300, r(3, 4) * 300), show="q, k [3, 4] with entries in the hundreds",
              hint="large scores: exp overflows unless you subtract each row's max first (torch.softmax does)"),
     ]
-    return run_check("check_attention_weights", attention_weights, cases, _attention_weights)
+    return run_check("check_attention_weights", attention_weights, cases, reference)
 
 
 # ================================================================ 02 projection
 
 def _projection_params(vision_dim: int, lm_dim: int, hidden: int | None = None) -> int:
-    """Parameters of `build_projection`: nn.Linear (kind 'linear'), or Linear-GELU-Linear (kind 'mlp')."""
-    if hidden is None:
-        return vision_dim * lm_dim + lm_dim
-    return vision_dim * hidden + hidden + hidden * lm_dim + lm_dim
+    """Parameters of `build_projection`: kind 'linear', or 'mlp' with `hidden` units (built on the meta
+    device: counted, never allocated)."""
+    import torch
+
+    from sparkles_lite.config import ProjectionConfig
+    from sparkles_lite.model.projection import build_projection
+
+    cfg = ProjectionConfig(kind="linear") if hidden is None else ProjectionConfig(kind="mlp", hidden=hidden)
+    with torch.device("meta"):
+        return sum(p.numel() for p in build_projection(cfg, vision_dim, lm_dim).parameters())
 
 
 def check_projection_params(projection_params) -> None:
@@ -252,9 +257,9 @@ def check_insert_placeholders(insert_placeholders) -> None:
 
 
 def _render_conversation(messages):
-    from sparkles_lite.model.assembly import render
+    from sparkles_lite.model.assembly import render_conversation
 
-    text, supervised, _ = render(messages, add_generation_prompt=False, bos=None)
+    text, supervised, _ = render_conversation(messages, add_generation_prompt=False, bos=None)
     return text, supervised
 
 
@@ -269,7 +274,7 @@ def _show_msgs(messages) -> str:
 
 
 def check_render_conversation(render_conversation) -> None:
-    """Reference: `sparkles_lite.model.assembly.render` (no BOS, no generation prompt)."""
+    """Reference: `sparkles_lite.model.assembly.render_conversation` (no BOS, no generation prompt)."""
     convs = [
         (_msgs(("user", "Hi"), ("assistant", "Hello")), "one turn: only 'Hello###' is supervised"),
         (_msgs(("user", "What is in IMAGE#1?"), ("assistant", "A red circle."),
@@ -284,19 +289,12 @@ def check_render_conversation(render_conversation) -> None:
     return run_check("check_render_conversation", render_conversation, cases, _render_conversation)
 
 
-def _splice(embeds, image_mask, image_tokens):
-    """`SparklesChat.embed` after the embedding lookup: image positions overwritten, row-major order."""
-    n_slots, n_tokens = int(image_mask.sum()), image_tokens.shape[0] * image_tokens.shape[1]
-    if n_slots != n_tokens:
-        raise ValueError(f"{n_slots} image positions but {n_tokens} image tokens")
-    out = embeds.clone()
-    out[image_mask] = image_tokens.reshape(-1, image_tokens.shape[-1]).to(out.dtype)
-    return out
-
-
 def check_splice(splice) -> None:
-    """Reference: `SparklesChat.embed` (the masked assignment that splices image tokens in)."""
+    """Reference: `sparkles_lite.model.sparkles_chat.splice`, what `SparklesChat.embed` does after the
+    embedding lookup (the masked assignment that splices image tokens in)."""
     import torch
+
+    from sparkles_lite.model.sparkles_chat import splice as reference
 
     g = torch.Generator().manual_seed(3)
 
@@ -335,7 +333,7 @@ def check_splice(splice) -> None:
             return "gradients must flow back to image_tokens: d(sum of output)/d(image_tokens) should be all ones"
         return None
 
-    return run_check("check_splice", splice, cases, _splice, extra=gradients_flow)
+    return run_check("check_splice", splice, cases, reference, extra=gradients_flow)
 
 
 # ================================================================ 04 SparklesDialogue
@@ -428,18 +426,12 @@ def check_cosine_lr(cosine_lr) -> None:
     return run_check("check_cosine_lr", cosine_lr, cases, reference)
 
 
-def _masked_loss(logits, labels):
-    """What `LlamaForCausalLM(labels=...)` computes: position t predicts token t+1, -100 ignored,
-    mean over every supervised token of the batch."""
-    import torch.nn.functional as F
-
-    v = logits.shape[-1]
-    return F.cross_entropy(logits[:, :-1].reshape(-1, v).float(), labels[:, 1:].reshape(-1), ignore_index=-100)
-
-
 def check_masked_loss(masked_loss) -> None:
-    """Reference: the causal-LM loss of transformers (shift by one, ignore_index=-100, token mean)."""
+    """Reference: `sparkles_lite.model.sparkles_chat.masked_loss`, the causal-LM loss (shift by one, -100
+    ignored, mean over every supervised token) that `SparklesChat.loss` computes."""
     import torch
+
+    from sparkles_lite.model.sparkles_chat import masked_loss as reference
 
     g = torch.Generator().manual_seed(5)
     X = -100
@@ -460,29 +452,23 @@ def check_masked_loss(masked_loss) -> None:
     def scalar_tensor(expected, got) -> bool:
         return isinstance(got, torch.Tensor) and got.dim() == 0 and same(expected, got.float())
 
-    return run_check("check_masked_loss", masked_loss, cases, _masked_loss, compare=scalar_tensor)
+    return run_check("check_masked_loss", masked_loss, cases, reference, compare=scalar_tensor)
 
 
 # ================================================================ 06 chat
 
-_IMAGE_MENTION = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
-
-
 def _resolve_images(text: str, uploaded: dict, introduced=()):
-    """New IMAGE#id mentions (in order of first mention) get a placeholder and their uploaded image;
-    ids introduced in earlier turns are left alone; an unknown id is an error, never a guess."""
-    from sparkles_lite.data.schema import insert_placeholders
+    """`chat.place_mentioned` (what `Chat.ask` does with the images a question names), with the uploaded
+    images of the newly placed ids in placeholder order."""
+    from sparkles_lite.chat import place_mentioned
 
-    ids = list(dict.fromkeys(_IMAGE_MENTION.findall(text)))
-    new = [i for i in ids if i not in set(introduced)]
-    unknown = [i for i in new if i not in uploaded]
-    if unknown:
-        raise ValueError(f"IMAGE#{unknown[0]} was not uploaded; uploaded: {sorted(uploaded)}")
-    return insert_placeholders(text, new), [uploaded[i] for i in new]
+    text, ids = place_mentioned(text, uploaded, introduced)
+    return text, [uploaded[i] for i in ids]
 
 
 def check_resolve_images(resolve_images) -> None:
-    """Reference: placeholders via `schema.insert_placeholders`, images in placeholder order."""
+    """Reference: `sparkles_lite.chat.place_mentioned`: placeholders via `schema.insert_placeholders`,
+    images in placeholder order."""
     up = {"1": "<photo 1>", "2": "<photo 2>", "3": "<photo 3>", "10": "<photo 10>"}
     cases = [
         Case(("What is in IMAGE#1?", up), hint="one image"),
@@ -500,12 +486,11 @@ def check_resolve_images(resolve_images) -> None:
     return run_check("check_resolve_images", resolve_images, cases, _resolve_images)
 
 
-def _cut_answer(raw: str) -> str:
-    return raw.split("###")[0].strip()
-
-
 def check_cut_answer(cut_answer) -> None:
-    """Reference: `ChatFormat.answer_text` (paper format) on decoded text: cut at the first `###`, strip spaces."""
+    """Reference: `sparkles_lite.model.assembly.cut_answer` (what `ChatFormat.answer_text` does to decoded
+    text in the paper format): cut at the first `###`, strip spaces."""
+    from sparkles_lite.model.assembly import cut_answer as reference
+
     cases = [
         Case((" IMAGE#1 has a red circle.###Human: and IMAGE#2?###Assistant: a square",),
              hint="the model went on to write the next turn: keep only its answer"),
@@ -515,7 +500,7 @@ def check_cut_answer(cut_answer) -> None:
         Case(("first ### second ### third",), hint="cut at the first ###"),
         Case(("A line\nanother line###",), hint="newlines inside the answer stay"),
     ]
-    return run_check("check_cut_answer", cut_answer, cases, _cut_answer)
+    return run_check("check_cut_answer", cut_answer, cases, reference)
 
 
 # ================================================================ 07 SparklesEval
@@ -555,15 +540,6 @@ def check_parse_ratings(parse_ratings) -> None:
         Case(("",), hint="an empty reply: None"),
     ]
     return run_check("check_parse_ratings", parse_ratings, cases, _parse_ratings)
-
-
-def t95(df: int) -> float:
-    """The two-sided 95% Student t critical value for `df` degrees of freedom (z = 1.96 beyond 30)."""
-    from sparkles_lite.eval.stats import _T95, Z95
-
-    if df < 1:
-        raise ValueError("t95 needs df >= 1")
-    return _T95[df - 1] if df <= len(_T95) else Z95
 
 
 def check_mean_ci(mean_ci) -> None:
@@ -671,20 +647,6 @@ def check_wilson_ci(wilson_ci) -> None:
 
 # ================================================================ 09 attention across images
 
-def _attention_per_image(attention_row, image_index):
-    """Attention mass on each image: sum of the row over that image's positions. Positions past the
-    position map (tokens generated after the prompt) are text."""
-    import torch
-
-    idx = torch.tensor(list(image_index), dtype=torch.long)
-    n_images = int(idx.max()) + 1 if len(idx) and int(idx.max()) >= 0 else 0
-    row = attention_row[: len(idx)].double()
-    out = torch.zeros(n_images, dtype=torch.float64)
-    keep = idx >= 0
-    out.index_add_(0, idx[keep], row[keep])
-    return out.to(attention_row.dtype)
-
-
 def _as_tensor_compare(expected, got) -> bool:
     import torch
 
@@ -697,8 +659,11 @@ def _as_tensor_compare(expected, got) -> bool:
 
 
 def check_attention_per_image(attention_per_image) -> None:
-    """Reference: per-image sums of an attention row over `Assembled.image_index` positions."""
+    """Reference: `sparkles_lite.viz.attention.attention_per_image`, per-image sums of an attention row over
+    `Assembled.image_index` positions."""
     import torch
+
+    from sparkles_lite.viz.attention import attention_per_image as reference
 
     g = torch.Generator().manual_seed(9)
 
@@ -715,21 +680,19 @@ def check_attention_per_image(attention_per_image) -> None:
              hint="the row is longer than the map: positions past the prompt are generated text"),
         Case((row(5), [-1] * 5), show="row of 5, map of text only", hint="no images: an empty result"),
     ]
-    return run_check("check_attention_per_image", attention_per_image, cases, _attention_per_image,
+    return run_check("check_attention_per_image", attention_per_image, cases, reference,
                      compare=_as_tensor_compare)
 
 
 def _image_attention_by_layer(attentions, image_index):
-    """[layers, heads, T] attention rows -> [layers, n_images]: mean over heads of per-image mass."""
-    import torch
+    """[layers, heads, T] attention rows -> [layers, n_images]: per-image mass, averaged over heads."""
+    from sparkles_lite.viz.attention import attention_per_image
 
-    return torch.stack([torch.stack([_attention_per_image(attentions[l, h], image_index)
-                                     for h in range(attentions.shape[1])]).mean(0)
-                        for l in range(attentions.shape[0])])
+    return attention_per_image(attentions, image_index).mean(dim=1)
 
 
 def check_image_attention_by_layer(image_attention_by_layer) -> None:
-    """Reference: `_attention_per_image` for every layer and head, averaged over heads."""
+    """Reference: `viz.attention.attention_per_image` for every layer and head, averaged over heads."""
     import torch
 
     g = torch.Generator().manual_seed(10)

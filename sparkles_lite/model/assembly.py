@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from sparkles_lite.data.schema import ASSISTANT, IMAGE_TOKEN, USER, Message
+from sparkles_lite.data.schema import ASSISTANT, IMAGE_TOKEN, SEP, USER, Message
 
 IGNORE = -100
-SEP = "###"  # the paper's turn separator and answer stop marker
 
 
 class AssemblyError(ValueError):
@@ -49,8 +48,8 @@ class Assembled:
 SUPERVISE = ("all", "last")
 
 
-def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
-           ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
+def render_conversation(messages: list[Message], add_generation_prompt: bool, bos: str | None
+                        ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
     """Template text, supervised character spans, and (start, end, message index) spans.
 
     The paper's format, character for character: `###Human: q1###Assistant: a1###Human: q2###Assistant: a2###`.
@@ -81,7 +80,7 @@ def render(messages: list[Message], add_generation_prompt: bool, bos: str | None
 
 def render_template(messages: list[Message], tokenizer: PreTrainedTokenizerBase, add_generation_prompt: bool
                     ) -> tuple[str, list[tuple[int, int]], list[tuple[int, int, int]]]:
-    """`render` for an LM with a chat template: the template's own text, whatever it writes around the
+    """`render_conversation` for an LM with a chat template: the template's own text, whatever it writes around the
     messages (a default system prompt, role headers, its own BOS), and the same spans.
 
     Each assistant message's supervised span (its content and the end-of-turn token after it) is found
@@ -148,7 +147,7 @@ class ChatFormat:
     """How one LM's conversations become text, and where its answers end.
 
     `template`: the tokenizer's chat template (`render_template`), else the paper's `###` format
-    (`render`). `stop_ids`: generation stops at any of these (the end-of-turn token and EOS); the
+    (`render_conversation`). `stop_ids`: generation stops at any of these (the end-of-turn token and EOS); the
     paper format on a tokenizer where `###` is several tokens stops at the string `stop_text` instead.
     """
 
@@ -184,8 +183,13 @@ class ChatFormat:
     def answer_text(self, tokenizer: PreTrainedTokenizerBase, ids: list[int]) -> str:
         """Generated ids -> answer: cut at the first stop (a token, or the text `###` where it is
         several tokens), special tokens and padding dropped."""
-        text = tokenizer.decode(ids[:self.answer_length(ids)], skip_special_tokens=True)
-        return text.split(self.stop_text)[0].strip()
+        return cut_answer(tokenizer.decode(ids[:self.answer_length(ids)], skip_special_tokens=True), self.stop_text)
+
+
+def cut_answer(text: str, stop: str = SEP) -> str:
+    """The answer in decoded text: everything before the first `stop` (after the paper format's `###`
+    the model would write the next turn), stripped."""
+    return text.split(stop)[0].strip()
 
 
 def check_images(messages: list[Message]) -> int:
@@ -209,9 +213,10 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
     """Token ids, labels and the position map for one conversation.
 
     `template`: render with the tokenizer's chat template (`render_template`) instead of the paper's
-    format (`render`). `after_image`: text placed after each image's K positions (before `</Img>`), for
-    an LM pretrained on a text view of images that has it there (the lite LM: `LITE_TEXT_AFTER_IMAGE`).
-    `supervise`: label every answer ('all') or only the last ('last').
+    format (`render_conversation`). `after_image`: text placed after each image's K positions (before
+    `</Img>`), for an LM pretrained on a text view of images that has it there
+    (`LMConfig.text_after_image`: the lite LM's ' '). `supervise`: label every answer ('all') or only
+    the last ('last').
 
     Too long? Whole turns (a user message and its answer) are dropped from the left, with a
     warning naming them; images go with the message that introduced them, never cut through.
@@ -245,7 +250,7 @@ def _assemble_kept(messages: list[Message], tokenizer: PreTrainedTokenizerBase, 
     if template:
         text, supervised, spans = render_template(messages, tokenizer, add_generation_prompt)
     else:
-        text, supervised, spans = render(messages, add_generation_prompt, tokenizer.bos_token)
+        text, supervised, spans = render_conversation(messages, add_generation_prompt, tokenizer.bos_token)
     if supervise == "last":  # a per-turn item: only its final answer (spans come in message order)
         supervised = supervised[-1:]
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)

@@ -21,7 +21,7 @@ from transformers import AddedToken
 
 from sparkles_lite import assets
 from sparkles_lite.config import SparklesConfig, preset
-from sparkles_lite.data.schema import IMAGE_TOKEN, LITE_TEXT_AFTER_IMAGE, Message
+from sparkles_lite.data.schema import IMAGE_TOKEN, Message
 from sparkles_lite.device import Precision, choose_precision, pick_device
 from sparkles_lite.model.assembly import IGNORE, Assembled, Batch, ChatFormat, assemble, collate
 from sparkles_lite.model.pooling import build_pooling
@@ -64,12 +64,13 @@ class SparklesChat(nn.Module):
     def from_config(cls, config: SparklesConfig, load_backbones: bool = True, seed: int = 0,
                     device: str | torch.device = "cpu", dtype: str = "auto") -> "SparklesChat":
         """Build from a config: backbones from their paths (or the shipped lite ones), or random
-        (`load_backbones=False`, the tiny mode tests use: nothing is read from disk or the hub).
+        (`load_backbones=False`, the tiny mode tests use: no weights are read, nothing from the hub;
+        a random lite LM gets the shipped lite tokenizer).
 
         `device` (`auto`, `cpu`, `cuda`, `mps`) and `dtype` (`auto`, `fp32`, `bf16`, `fp16`: the frozen
         backbones' precision) as `sparkles_lite.device` chooses them; the trainable parts stay fp32."""
         from sparkles_lite.model.language import build_lite_lm, load_lm
-        from sparkles_lite.model.tokenizer import lite_corpus, load_tokenizer, train_lite_tokenizer
+        from sparkles_lite.model.tokenizer import load_tokenizer
 
         device = device if isinstance(device, torch.device) else pick_device(device)
         precision = choose_precision(device, dtype)
@@ -90,7 +91,7 @@ class SparklesChat(nn.Module):
             if lm_dir:
                 tokenizer, lm = load_tokenizer(lm_dir), load_lm(str(lm_dir), dtype=torch.float32)
             else:
-                tokenizer = train_lite_tokenizer(lite_corpus(300))
+                tokenizer = load_tokenizer(assets.LITE_LM)
                 lm = build_lite_lm(config.lm, vocab_size=len(tokenizer))
         elif config.lm.kind == "hf":
             if not config.lm.path:
@@ -187,9 +188,9 @@ class SparklesChat(nn.Module):
 
     @property
     def after_image(self) -> str:
-        """Text after each image's tokens: the lite LM learned images as `<Img> w1 ... w9 </Img>` (see
-        `LITE_TEXT_AFTER_IMAGE`); a Hugging Face LLM has no such view, so nothing is added."""
-        return LITE_TEXT_AFTER_IMAGE if self.config.lm.kind == "lite" else ""
+        """Text after each image's tokens (`LMConfig.text_after_image`): the lite preset's ' ', as in the
+        `<Img> w1 ... w9 </Img>` the lite LM learned images as; nothing for other LMs."""
+        return self.config.lm.text_after_image
 
     @property
     def tokens_per_image(self) -> int:
@@ -220,14 +221,7 @@ class SparklesChat(nn.Module):
     def embed(self, batch: Batch, image_tokens: torch.Tensor) -> torch.Tensor:
         """Word embeddings with every image position overwritten by its image token, in order."""
         ids = batch.input_ids.masked_fill(batch.image_mask, self.pad_id)
-        embeds = self.lm.get_input_embeddings()(ids)
-        n_slots, n_tokens = int(batch.image_mask.sum()), image_tokens.shape[0] * image_tokens.shape[1]
-        if n_slots != n_tokens:
-            raise ValueError(f"the batch has {n_slots} image positions but {image_tokens.shape[0]} images x "
-                             f"{image_tokens.shape[1]} tokens = {n_tokens} image tokens")
-        embeds = embeds.clone()
-        embeds[batch.image_mask] = image_tokens.reshape(-1, image_tokens.shape[-1]).to(embeds.dtype)
-        return embeds
+        return splice(self.lm.get_input_embeddings()(ids), batch.image_mask, image_tokens)
 
     def forward(self, batch: Batch, image_tokens: torch.Tensor):
         """Causal-LM loss on the supervised (assistant) positions."""
@@ -240,10 +234,9 @@ class SparklesChat(nn.Module):
         vocabulary their logits (kept in fp32 for the loss) would be the largest tensor of the step."""
         hidden = self.lm.get_decoder()(inputs_embeds=self.embed(batch, image_tokens),
                                        attention_mask=batch.attention_mask).last_hidden_state
-        targets = batch.labels[:, 1:].to(hidden.device)
-        supervised = targets != IGNORE
-        logits = self.lm.get_output_embeddings()(hidden[:, :-1][supervised])
-        return nn.functional.cross_entropy(logits.float(), targets[supervised])
+        predicting, targets = supervised(hidden, batch.labels)
+        logits = self.lm.get_output_embeddings()(predicting)
+        return nn.functional.cross_entropy(logits.float(), targets)
 
     def assemble(self, messages: list[Message], add_generation_prompt: bool = False,
                  supervise: str = "all") -> Assembled:
@@ -325,6 +318,34 @@ def locate_backbone(folder: Path, part: str, stored: str | None, local: dict | N
     raise FileNotFoundError(f"saved model {folder}: its {part} backbone is missing: not at {relative} "
                             f"({local['relative_to_this_folder']} relative to the model folder) nor at "
                             f"{local['absolute']}")
+
+
+def splice(embeds: torch.Tensor, image_mask: torch.Tensor, image_tokens: torch.Tensor) -> torch.Tensor:
+    """`embeds` [B, L, D] with the positions where `image_mask` is True overwritten by the image tokens
+    [n, K, D], in row-major order (example by example, image by image); gradients flow to the tokens.
+    A ValueError when positions and tokens disagree in number: a mismatch is never guessed."""
+    n_slots, n_tokens = int(image_mask.sum()), image_tokens.shape[0] * image_tokens.shape[1]
+    if n_slots != n_tokens:
+        raise ValueError(f"the batch has {n_slots} image positions but {image_tokens.shape[0]} images x "
+                         f"{image_tokens.shape[1]} tokens = {n_tokens} image tokens")
+    embeds = embeds.clone()
+    embeds[image_mask] = image_tokens.reshape(-1, image_tokens.shape[-1]).to(embeds.dtype)
+    return embeds
+
+
+def supervised(states: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The states [B, L, ...] that predict a supervised token, and those tokens: position t predicts
+    label t + 1, and `IGNORE` (-100) marks a label nothing is trained on."""
+    targets = labels[:, 1:].to(states.device)
+    keep = targets != IGNORE
+    return states[:, :-1][keep], targets[keep]
+
+
+def masked_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy averaged over every supervised token of the batch: what a causal LM's loss with
+    `labels=` computes, and what `SparklesChat.loss` computes without the unsupervised logits."""
+    predicting, targets = supervised(logits, labels)
+    return nn.functional.cross_entropy(predicting.float(), targets)
 
 
 def _dropped_images(messages: list[Message], prompt: Assembled, n_given: int) -> int:

@@ -1,4 +1,5 @@
-"""The lite LM's tokenizer: a byte-level BPE trained by the project on the lite world's text.
+"""The lite LM's tokenizer: a byte-level BPE the project trains (the shipped one on the lite world's
+text, `sparkles_lite.lite.pretrain.lite_corpus`; notebook 10's tiny stand-ins on photo dialogues).
 
 Byte-level so any text round-trips exactly (a student can type anything); trained until every
 lite word is one token, so the tiny LM spends no capacity on spelling. Digits are split one by
@@ -12,21 +13,21 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from sparkles_lite.versions import require
+from sparkles_lite.data.schema import IMAGE_TOKEN, IMG_CLOSE, IMG_OPEN, SEP
 
-BOS, SEP, PAD = "<s>", "###", "<pad>"
-IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN = "<Img>", "</Img>", "<ImageHere>"
+BOS, PAD = "<s>", "<pad>"
 SPECIAL_TOKENS = [PAD, BOS, SEP, IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN]
 
 # Vicuna-v0 style, as in MiniGPT-4 and SparklesChat: ###Human: q1###Assistant: a1###Human: q2###Assistant: a2###
-# (one `###` between turns: an answer's stop marker opens the next turn). Must agree with `assembly.render`.
+# (one `###` between turns: an answer's stop marker opens the next turn). Must agree with
+# `assembly.render_conversation` (tests/test_model_tokenizer.py checks that it does).
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for message in messages %}"
-    "{% if message['role'] == 'user' %}{% if loop.first or messages[loop.index0 - 1]['role'] != 'assistant' %}###"
-    "{% endif %}Human: {{ message['content'] }}"
-    "{% else %}###Assistant: {% generation %}{{ message['content'] }}###{% endgeneration %}"
+    "{% if message['role'] == 'user' %}{% if loop.first or messages[loop.index0 - 1]['role'] != 'assistant' %}"
+    + SEP + "{% endif %}Human: {{ message['content'] }}"
+    "{% else %}" + SEP + "Assistant: {% generation %}{{ message['content'] }}" + SEP + "{% endgeneration %}"
     "{% endif %}{% endfor %}{% if add_generation_prompt %}"
-    "{% if not messages or messages[-1]['role'] != 'assistant' %}###{% endif %}Assistant:{% endif %}"
+    "{% if not messages or messages[-1]['role'] != 'assistant' %}" + SEP + "{% endif %}Assistant:{% endif %}"
 )
 
 
@@ -52,24 +53,11 @@ def wrap_tokenizer(tok: Tokenizer) -> PreTrainedTokenizerFast:
     return fast
 
 
-def lite_corpus(n_examples: int = 4000, seed: int = 12345) -> list[str]:
-    """Text covering every lite word: all task formats, with images as slot words and as placeholders."""
-    from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
-
-    gen = LiteGenerator(seed)
-    tasks = ["dialogue", "select", "count", "more", "common", "describe", "caption", "bison", "nlvr2"]
-    texts = ["0 1 2 3 4 5 6 7 8 9", "###Human: ###Assistant: "]
-    for i in range(n_examples):
-        ex = gen.example(tasks[i % len(tasks)])
-        for view in (ex.messages, text_only(ex.messages, ex.scenes)):
-            texts.append(" ".join(m.content for m in view))
-    return texts
-
-
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     require("transformers")  # the shipped files are in transformers 5's format; 4.x dies deep inside
     tok = PreTrainedTokenizerFast.from_pretrained(str(path))
     # The template is code, not data: a copy saved before a template fix (the shipped one ends the
-    # generation prompt with a space the model never saw in training) must not win over `render`.
+    # generation prompt with a space the model never saw in training) must not win over
+    # `assembly.render_conversation`.
     tok.chat_template = CHAT_TEMPLATE
     return tok

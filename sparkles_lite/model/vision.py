@@ -18,6 +18,11 @@ from torch import nn
 from sparkles_lite.config import VisionConfig
 
 
+def attention_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """softmax(q kᵀ / sqrt(d)) row by row: [..., queries, d] x [..., keys, d] -> [..., queries, keys]."""
+    return (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(-1)
+
+
 class Block(nn.Module):
     """Pre-norm transformer block; keeps its last attention map for visualisation when asked."""
 
@@ -35,7 +40,7 @@ class Block(nn.Module):
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         if self.keep_attention:
-            attn = (q @ k.transpose(-2, -1) / (d // self.heads) ** 0.5).softmax(-1)
+            attn = attention_weights(q, k)
             self.last_attention = attn.detach()
             y = attn @ v
         else:

@@ -1,9 +1,10 @@
-"""Pieces every training loop here shares: LR schedule, logging with throughput and MFU, step
-budgets from a time limit, and resumable checkpoints (device and precision: `sparkles_lite.device`)."""
+"""Pieces every training loop here shares: LR schedule, the optimizer step, logging with throughput
+and MFU, step budgets from a time limit, resumable checkpoints, and the history of runs a model
+carries (device and precision: `sparkles_lite.device`)."""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import math
 import os
 import random
@@ -28,6 +29,14 @@ def cosine_lr(progress: float, base: float, warmup: float = 0.05) -> float:
         return base * (progress + 1e-3) / warmup
     t = min(1.0, (progress - warmup) / (1 - warmup))
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def clip_and_step(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params: list, max_norm: float = 1.0) -> None:
+    """The end of every training step: unscale the gradients (fp16), clip their norm, step, update the scaler."""
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    scaler.step(opt)
+    scaler.update()
 
 
 def peak_flops(device: torch.device) -> float:
@@ -110,6 +119,16 @@ def save_checkpoint(path: Path, **state) -> None:
 
 def load_checkpoint(path: Path) -> dict | None:
     return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+
+
+def runs_behind(metrics_file: Path | None, omit: tuple[str, ...] = ("earlier_runs",)) -> list[dict]:
+    """The runs that made a model, oldest first, read from the metrics file saved beside its weights: the
+    runs it carried (`earlier_runs`), then its own (`omit`: keys left out, e.g. per-step logs). A continued
+    run keeps the whole history, so a model card can list every run; [] without the file."""
+    if metrics_file is None or not metrics_file.exists():
+        return []
+    metrics = json.loads(metrics_file.read_text())
+    return metrics.get("earlier_runs", []) + [{k: v for k, v in metrics.items() if k not in omit}]
 
 
 def set_threads() -> None:

@@ -2,8 +2,9 @@
 
 Only the projection (and the pooling queries) train; vision tower and LM stay frozen. Stage 1
 learns from single-image captions, stage 2 from multi-image 2-turn dialogues with 1-4 images per
-turn. BISON- and NLVR2-style prompts never appear here: they are held-out evaluations. Real data
-(`--data`): dialogue files, the paper's per-turn files, or folders of them (`train.data`).
+turn. The loop receives what it learns from: real data (dialogue files, the paper's per-turn files,
+or folders of them: `train.data.file_items`) or the lite world's examples (`sparkles_lite.lite.training`);
+`train.cli` chooses. BISON- and NLVR2-style prompts never appear in either: they are held-out evaluations.
 
 A conversation longer than the model's max_length loses its earliest turns (with their images); one
 whose last turn alone is too long is skipped. Both are counted and named in the log and the metrics.
@@ -21,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -32,13 +32,9 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 from tqdm.auto import tqdm
-from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
 from sparkles_lite.assets import resolve_model
-from sparkles_lite.data.images import ImageLoadError
 from sparkles_lite.data.io import DataFormatError
-from sparkles_lite.data.lite_tasks import LiteGenerator
 from sparkles_lite.device import add_device_arguments, pick_device
 from sparkles_lite.model.assembly import Assembled, AssemblyError, collate
 from sparkles_lite.model.lora import add_lora
@@ -46,27 +42,22 @@ from sparkles_lite.model.sparkles_chat import SparklesChat
 from sparkles_lite.train import common
 from sparkles_lite.train.data import TrainItem, file_items, file_weighted_batches, hold_out, parse_turn_ratio
 
-STAGE2_MIXTURE = {"dialogue": 0.7, "select": 0.1, "count": 0.05, "more": 0.05, "common": 0.05, "describe": 0.05}
-TRAIN_SEEDS = {1: 101, 2: 202}   # evaluation uses sparkles_lite.eval.lite_eval.EVAL_SEED
-VALIDATION_SEED = 303
 LOGGED_ITEMS = 10  # truncated / skipped items named one per line in the log (all of them in the metrics)
 
+# Conversations to learn from and how to open an image by its key.
+TrainData = tuple[list[TrainItem], Callable[[object], Image.Image]]
+# A measure taken before and after training (e.g. the lite select accuracy): model -> {name: value}.
+Evaluate = Callable[[SparklesChat], dict[str, float]]
 
-def lite_items(stage: int, n: int, seed: int) -> tuple[list[TrainItem], Callable[[object], Image.Image]]:
-    """Stage 1: captions; stage 2: dialogues and multi-image questions. Keys index the scenes."""
-    gen = LiteGenerator(seed)
-    if stage == 1:
-        examples = [gen.caption() for _ in range(n)]
-    else:
-        tasks, weights = zip(*STAGE2_MIXTURE.items())
-        examples = [gen.example(t) for t in gen.rng.choices(tasks, weights, k=n)]
-    scenes: dict[tuple[int, str], world.Scene] = {}
-    items = []
-    for i, ex in enumerate(examples):
-        for image_id in ex.image_ids:
-            scenes[(i, image_id)] = ex.scenes[image_id]
-        items.append(TrainItem(ex.messages, [(i, image_id) for image_id in ex.image_ids], f"lite example {i}"))
-    return items, lambda key: world.render(scenes[key])
+
+def file_data(args: argparse.Namespace) -> tuple[TrainData, TrainData]:
+    """(train, held out) from the files of `args.data` (`train.data.file_items`, images from
+    `args.images`); the held-out items are whole dialogues (`hold_out`, `args.n_val`). Read and checked
+    before any model loads, so a bad file fails in a second."""
+    paths = [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
+    items, load = file_items(paths, args.images, split_turns=args.split_turns)
+    train_items, val_items = hold_out(items, args.n_val)
+    return (train_items, load), (val_items, load)
 
 
 def assemble_items(model: SparklesChat, items: list[TrainItem]) -> tuple[list[Assembled], list[list], dict]:
@@ -160,32 +151,15 @@ def batch_stream(items: list[TrainItem], lengths: list[int], args: argparse.Name
         yield from common.length_grouped_batches(lengths, size, rng)
 
 
-def is_lite(model: SparklesChat) -> bool:
-    """The lite select task renders lite-world scenes and asks in the lite LM's words: lite models only."""
-    return model.config.vision.kind == "lite" and model.config.lm.kind == "lite"
-
-
-def select_accuracy(model: SparklesChat, n: int) -> float:
-    from sparkles_lite.eval.lite_eval import eval_examples, model_answerer, run_task
-
-    was_training = model.training
-    model.eval()
-    acc = run_task(model_answerer(model), eval_examples("select", n), batch_size=64)["accuracy"]
-    model.train(was_training)
-    return acc
-
-
 SUMMARY_OMITS = ("history", "earlier_runs", "length_changes")  # per-step logs, older runs, per-item lists
+METRICS_FILE = "train_metrics.json"  # beside the saved model
 
 
 def runs_behind(init: str | None) -> list[dict]:
     """The training runs that made `init` (a shipped name or a run folder), oldest first, read from its
     train_metrics.json: a continued run keeps the model's whole history, so its card lists every run."""
     path = resolve_model(init) if init else None
-    if path is None or not (path / "train_metrics.json").exists():
-        return []
-    metrics = json.loads((path / "train_metrics.json").read_text())
-    return metrics.get("earlier_runs", []) + [{k: v for k, v in metrics.items() if k not in SUMMARY_OMITS}]
+    return common.runs_behind(path / METRICS_FILE if path else None, omit=SUMMARY_OMITS)
 
 
 def format_measures(measures: dict[str, float | None]) -> str:
@@ -198,8 +172,9 @@ def format_measures(measures: dict[str, float | None]) -> str:
     return ", ".join(parts)
 
 
-def finetune(args: argparse.Namespace) -> dict:
-    """Train the projection (stage 1 or 2) into `args.out`; resumable; the same under torchrun.
+def finetune(args: argparse.Namespace, train: TrainData, val: TrainData, evaluate: Evaluate | None = None) -> dict:
+    """Train the projection on `train` with the options in `args` (`finetune_args`) into `args.out`;
+    held-out loss on `val` and `evaluate` before and after; resumable; the same under torchrun.
 
     Under torchrun every process takes its share of each global batch (`batch_size` per process) and
     joins every all-reduce, with a zero gradient when its share is empty (a small last batch, or fewer
@@ -213,15 +188,8 @@ def finetune(args: argparse.Namespace) -> dict:
     world_size = dist.get_world_size() if distributed else 1
     lead = rank == 0
     torch.manual_seed(args.seed)
-    if args.data:  # read (and check) the data before loading a model: a bad file fails in a second
-        data_paths = [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
-        all_items, load = file_items(data_paths, args.images, split_turns=args.split_turns)
-        items, val_items = hold_out(all_items, args.n_val)
-        val_load = load
-    else:
-        data_paths = None
-        items, load = lite_items(args.stage, args.n_train, TRAIN_SEEDS[args.stage] + args.seed)
-        val_items, val_load = lite_items(args.stage, args.n_val, VALIDATION_SEED + args.stage)
+    (items, load), (val_items, val_load) = train, val
+    data_paths = None if not args.data else [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
     model = SparklesChat.from_pretrained(args.init or args.preset, device=device, dtype=args.dtype)
     if args.lora and not model.config.lora.enabled:
         add_lora(model.lm, model.config.lora)
@@ -251,9 +219,6 @@ def finetune(args: argparse.Namespace) -> dict:
     items = [it for it in items if it.source not in {r["item"] for r in length_report["skipped"]}]
     if lead and not val_assembled:
         print("held-out loss: not measured (too few items to hold any out)", flush=True)
-    eval_n = args.eval_n if is_lite(model) else 0
-    if lead and args.eval_n and not eval_n:
-        print("select accuracy: not measured (a lite-world task; this model is not a lite model)", flush=True)
     cache = FeatureCache(model, [k for ks in keys for k in ks], load, desc="train", quiet=quiet)
     val_keys = [[("val", k) for k in ks] for ks in val_keys]
     val_cache = FeatureCache(model, [k for ks in val_keys for k in ks], lambda k: val_load(k[1]), desc="val",
@@ -273,16 +238,14 @@ def finetune(args: argparse.Namespace) -> dict:
         if lead:
             print(f"resumed at step {step}/{total}", flush=True)
 
-    def evaluate() -> dict:
-        """Held-out loss (and select accuracy), on rank 0 only: the others would repeat its work."""
+    def measure() -> dict:
+        """Held-out loss (and `evaluate`'s measures), on rank 0 only: the others would repeat its work."""
         if not lead:
             return {}
-        metrics = {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache)}
-        if eval_n:
-            metrics["select_accuracy"] = select_accuracy(model, eval_n)
-        return metrics
+        return {"heldout_loss": heldout_loss(model, val_assembled, val_keys, val_cache),
+                **(evaluate(model) if evaluate else {})}
 
-    before = evaluate()
+    before = measure()
     if lead:
         print(f"before: {format_measures(before)}", flush=True)
 
@@ -327,10 +290,7 @@ def finetune(args: argparse.Namespace) -> dict:
                     p.grad = torch.zeros_like(p)
                 dist.all_reduce(p.grad)
             dist.all_reduce(loss_sum)
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        scaler.step(opt)
-        scaler.update()
+        common.clip_and_step(opt, scaler, params)
         step += 1
         bar.update(1)
         log.add(len(batch_ids), sum(lengths[i] for i in batch_ids))
@@ -344,7 +304,7 @@ def finetune(args: argparse.Namespace) -> dict:
             common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(),
                                    optimizer=opt.state_dict(), step=step, total=total)
     bar.close()
-    after = evaluate()
+    after = measure()
     data = {"files": [str(p) for p in data_paths] if data_paths else None, "n_heldout": len(val_assembled),
             "turn_ratio": args.turn_ratio, "split_turns": args.split_turns, "max_length": model.config.max_length,
             "n_truncated": len(length_report["truncated"]), "n_skipped": len(length_report["skipped"])}
@@ -361,7 +321,7 @@ def finetune(args: argparse.Namespace) -> dict:
         common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(), optimizer=opt.state_dict(),
                                step=step, total=total)
         model.save_pretrained(out, extra={"training": {k: v for k, v in result.items() if k not in SUMMARY_OMITS}})
-        (out / "train_metrics.json").write_text(json.dumps(result, indent=2))
+        (out / METRICS_FILE).write_text(json.dumps(result, indent=2))
     if distributed:
         dist.barrier()  # nobody leaves (and nobody reads the folder) before rank 0 has written it
         dist.destroy_process_group()
@@ -400,27 +360,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--log-lines", action=argparse.BooleanOptionalAction, default=True,
                    help="with --quiet, print one JSON line per log interval")
-
-
-def run(args: argparse.Namespace) -> int:
-    common.set_threads()
-    if args.quiet:
-        hf_logging.disable_progress_bar()  # transformers' 'Loading weights' bar too
-    if args.turn_ratio is not None:
-        if not args.data:
-            print("train: --turn-ratio draws from per-turn files: give them with --data", file=sys.stderr)
-            return 2
-        try:
-            parse_turn_ratio(args.turn_ratio)
-        except ValueError as e:
-            print(f"train: {e}", file=sys.stderr)
-            return 2
-    try:
-        finetune(args)
-    except (DataFormatError, ImageLoadError, ValueError, FileNotFoundError) as e:  # one line, no traceback
-        print(f"train: {e}", file=sys.stderr)
-        return 2
-    return 0
 
 
 def finetune_args(**overrides) -> argparse.Namespace:

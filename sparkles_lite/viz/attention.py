@@ -18,14 +18,12 @@ Pure torch/numpy: no plotting here (see `sparkles_lite.viz.plots`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-_MENTION_RE = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
-
+from sparkles_lite.data.schema import IMAGE_MENTION, IMG_OPEN
 
 # ---------------------------------------------------------------- the summary
 
@@ -56,7 +54,7 @@ class AnswerWords:
         the prompt's images), 'tokens' (indices of the tokens spelling the id after `#`)}."""
         out = []
         ids = [label.removeprefix("IMAGE#") for label in self.image_labels]
-        for m in _MENTION_RE.finditer(self.text):
+        for m in IMAGE_MENTION.finditer(self.text):
             start, end = m.span(1)
             toks = [i for i, (a, b) in enumerate(self.offsets) if a < end and b > start and b > a]
             image = ids.index(m.group(1)) if m.group(1) in ids else None
@@ -131,7 +129,7 @@ def prompt_image_labels(prompt, tokenizer) -> list[str]:
     for n in range(prompt.n_images):
         first = prompt.image_index.index(n)
         before = tokenizer.decode(prompt.input_ids[max(0, first - 24):first], skip_special_tokens=True)
-        found = _MENTION_RE.findall(before.replace("<Img>", " "))
+        found = IMAGE_MENTION.findall(before.replace(IMG_OPEN, " "))
         labels.append(f"IMAGE#{found[-1]}" if found else f"image {n + 1}")
     return labels
 
@@ -156,6 +154,22 @@ def token_pieces(tokenizer, ids: list[int]) -> tuple[list[str], list[tuple[int, 
     return pieces, offsets
 
 
+def image_positions(image_index: list[int]) -> list[torch.Tensor]:
+    """For each image of a position map (`Assembled.image_index`: image 0..n-1, -1 for text), its positions."""
+    index = torch.as_tensor(list(image_index), dtype=torch.long)
+    n_images = int(index.max()) + 1 if len(index) else 0
+    return [torch.nonzero(index == i).flatten() for i in range(n_images)]
+
+
+def attention_per_image(rows: torch.Tensor, image_index: list[int]) -> torch.Tensor:
+    """Attention mass on each image: rows [..., keys] summed over each image's positions in the position
+    map -> [..., n_images]. Keys past the map (tokens generated after the prompt) are text."""
+    positions = image_positions(image_index)
+    if not positions:
+        return rows.new_zeros(*rows.shape[:-1], 0)
+    return torch.stack([rows[..., p].sum(-1) for p in positions], dim=-1)
+
+
 def image_attention(generated, model, image_labels: list[str] | None = None) -> AttentionSummary:
     """Split the attention behind every answer token of `generated` (from
     `model.generate(..., output_attentions=True)`) into images and text; see the module docstring."""
@@ -163,18 +177,17 @@ def image_attention(generated, model, image_labels: list[str] | None = None) -> 
         raise ValueError("no attentions: call model.generate(..., output_attentions=True)")
     tok = model.tokenizer
     prompt = generated.prompt
-    index = torch.tensor(prompt.image_index)
     n_images, k = prompt.n_images, model.tokens_per_image
     ids = list(generated.token_ids)
     n_answer = min(answer_length(generated, model), len(generated.attentions))
-    positions = [torch.nonzero(index == i).flatten() for i in range(n_images)]
+    positions = image_positions(prompt.image_index)
     mass_rows, token_rows = [], []
     for step in range(n_answer):
         layers = generated.attentions[step]
         row = torch.stack([layer[:, -1, :] for layer in layers])  # [L, H, keys]
         per_token = torch.stack([row[..., p] for p in positions], dim=2) if n_images \
             else row.new_zeros(row.shape[0], row.shape[1], 0, k)  # [L, H, n, K]
-        on_images = per_token.sum(-1)                                  # [L, H, n]
+        on_images = attention_per_image(row, prompt.image_index)        # [L, H, n]
         text = row.sum(-1) - on_images.sum(-1)                         # everything else
         mass_rows.append(torch.cat([on_images, text.unsqueeze(-1)], dim=-1))
         token_rows.append(per_token)

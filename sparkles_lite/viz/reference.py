@@ -21,9 +21,9 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from sparkles_lite import world
 from sparkles_lite.data.schema import ASSISTANT, USER, Message
 from sparkles_lite.eval.stats import bootstrap_mean_ci
+from sparkles_lite.lite import world
 from sparkles_lite.viz.attention import image_attention
 from sparkles_lite.viz.influence import image_influence
 

@@ -1,8 +1,8 @@
 """Lite evaluation: held-out lite tasks scored exactly against scene facts.
 
 Used during training (progress), for the shipped models' cards, and for the comparison table.
-The same sets in the real BISON/NLVR2/SparklesEval file layouts are what the paper protocols
-(`sparkles_lite.eval.choice_tasks`, `sparkles_lite.eval.sparkles_eval`) run on.
+The same sets in the real BISON/NLVR2/SparklesEval file layouts (`sparkles_lite.lite.files`) are
+what the paper protocols (`sparkles_lite.eval.choice_tasks`, `sparkles_lite.eval.sparkles_eval`) run on.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import re
 from collections import Counter
 from typing import Callable
 
-from sparkles_lite import world
-from sparkles_lite.data.lite_tasks import LiteExample, LiteGenerator, balanced_examples, score_answer, text_only
-from sparkles_lite.data.schema import ASSISTANT, USER, Message
+from sparkles_lite.data.schema import ASSISTANT, IMAGE_MENTION, USER, Message
 from sparkles_lite.eval import prompts
 from sparkles_lite.eval.stats import wilson_ci
+from sparkles_lite.lite import world
+from sparkles_lite.lite.tasks import LiteExample, LiteGenerator, balanced_examples, score_answer
 
-EVAL_SEED = 2308_16463  # never used for training data
+# Held-out seeds: task k of EVAL_TASKS draws its set from EVAL_SEED + k, a seed no training run uses.
+EVAL_SEED = 2308_16463
 EVAL_TASKS = ("bison", "nlvr2", "dialogue", "select", "caption")
 TASK_TITLES = {"bison": "BISON-lite", "nlvr2": "NLVR2-lite", "dialogue": "2-turn both right",
                "select": "select among 2-4", "caption": "exact caption"}
@@ -29,10 +30,15 @@ BatchAnswerer = Callable[[list[tuple[list[Message], LiteExample]]], list[str]]
 BALANCED_TASKS = ("bison", "nlvr2", "select")  # answers balanced by construction (`balanced_examples`)
 
 
+def eval_seed(task: str, base: int = EVAL_SEED) -> int:
+    """The held-out seed of an evaluation task (`base` + its index in EVAL_TASKS; `base` for any other)."""
+    return base + EVAL_TASKS.index(task) if task in EVAL_TASKS else base
+
+
 def eval_examples(task: str, n: int, seed: int = EVAL_SEED) -> list[LiteExample]:
     """The held-out set for a task: deterministic, from a seed no training run uses; choice tasks
     balanced so that always giving the same answer scores chance."""
-    gen = LiteGenerator(seed + EVAL_TASKS.index(task) if task in EVAL_TASKS else seed)
+    gen = LiteGenerator(eval_seed(task, seed))
     if task in BALANCED_TASKS:
         return balanced_examples(gen, task, n)
     return [gen.example(task) for _ in range(n)]
@@ -46,13 +52,6 @@ def model_answerer(model, max_new_tokens: int = 40) -> BatchAnswerer:
             ids = [ref.image_id for m in messages for ref in m.images]
             convs.append((messages, [world.render(ex.scenes[i]) for i in ids]))
         return model.generate_batch(convs, max_new_tokens=max_new_tokens)
-    return answer
-
-
-def oracle_answerer(generate_text_batch: Callable[[list[list[Message]]], list[str]]) -> BatchAnswerer:
-    """The LM alone, given the true scene words where images go: the ceiling a projection can reach."""
-    def answer(items: list[tuple[list[Message], LiteExample]]) -> list[str]:
-        return generate_text_batch([text_only(messages, ex.scenes) for messages, ex in items])
     return answer
 
 
@@ -116,13 +115,12 @@ def evaluate(answerer: BatchAnswerer, tasks: tuple[str, ...] = EVAL_TASKS, n: in
 
 # ---------------------------------------------------------------- baselines that never look at an image
 
-_ID_IN_ANSWER = re.compile(r"IMAGE#([A-Za-z0-9_\-]+)")
 
 
 def _by_position(answer: str, ids: list[str]) -> str:
     """'IMAGE#x7 has ...' -> 'IMAGE#{0} has ...' when x7 is the first image: answers comparable across
     examples whose images have different ids."""
-    return _ID_IN_ANSWER.sub(lambda m: "IMAGE#{%d}" % ids.index(m.group(1)) if m.group(1) in ids
+    return IMAGE_MENTION.sub(lambda m: "IMAGE#{%d}" % ids.index(m.group(1)) if m.group(1) in ids
                              else m.group(0), answer)
 
 

@@ -86,17 +86,10 @@ class Scene:
                    and (colour is None or t.colour == colour)
                    and (size is None or t.size == size))
 
-    def has(self, thing: Thing) -> bool:
-        return thing in self.things
-
 
 def _check_thing(t: Thing) -> None:
     if t.size not in SIZES or t.colour not in COLOURS or t.shape not in SHAPES:
         raise ValueError(f"unknown object {t}; sizes {SIZES}, colours {tuple(COLOURS)}, shapes {SHAPES}")
-
-
-def all_things() -> list[Thing]:
-    return [Thing(s, c, sh) for s in SIZES for c in COLOURS for sh in SHAPES]
 
 
 def random_thing(rng: random.Random) -> Thing:

@@ -15,11 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sparkles_lite import world
-from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, LITE_TEXT_AFTER_IMAGE, USER, Dialogue, ImageRef,
+from sparkles_lite.config import PRESETS
+from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, IMAGE_ID, IMG_CLOSE, IMG_OPEN, USER, Dialogue, ImageRef,
                                        Message, insert_placeholders, placeholder_ids, whole_id_pattern)
 from sparkles_lite.eval import prompts
-from sparkles_lite.world import NUMBER_WORDS, Scene, Thing
+from sparkles_lite.lite import world
+from sparkles_lite.lite.world import NUMBER_WORDS, Scene, Thing
 
 DIALOGUE_TASKS = ("select", "count", "more", "common", "describe")
 CAPTION_PROMPT = f"{IMAGE_BLOCK} Describe this image."  # after MiniGPT-4's alignment prompts, shortened
@@ -420,7 +421,7 @@ def _statement(a: Scene, b: Scene, rng: random.Random, kind: str) -> tuple[str, 
 
 # ---------------------------------------------------------------- checking answers
 
-_IMAGE_REF = re.compile(r"IMAGE\s*#\s*([A-Za-z0-9_\-]+)")
+_IMAGE_REF = re.compile(rf"IMAGE\s*#\s*({IMAGE_ID})")  # lenient: an answer's "IMAGE #3" still names IMAGE#3
 _NUMBER = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r"|\d+)\b")
 
 
@@ -472,6 +473,11 @@ def parse_description_lenient(text: str) -> Counter:
 
 # ---------------------------------------------------------------- images as text
 
+# `<Img> w1 ... w9 </Img>`: after the words comes the text the lite preset puts after an image's tokens
+# (`LMConfig.text_after_image`), so a model on the lite LM reads its images in the layout of this view.
+TEXT_AFTER_IMAGE = PRESETS["lite"].lm.text_after_image
+
+
 def text_only(messages: list[Message], scenes: dict[str, Scene]) -> list[Message]:
     """Replace each image placeholder by its scene's slot words: the lite LM's pretraining view."""
     out = []
@@ -479,8 +485,6 @@ def text_only(messages: list[Message], scenes: dict[str, Scene]) -> list[Message
         content = m.content
         for ref in m.images:
             words = " ".join(world.slot_words(scenes[ref.image_id]))
-            content = content.replace(IMAGE_BLOCK, f"<Img> {words}{LITE_TEXT_AFTER_IMAGE}</Img>", 1)
+            content = content.replace(IMAGE_BLOCK, f"{IMG_OPEN} {words}{TEXT_AFTER_IMAGE}{IMG_CLOSE}", 1)
         out.append(Message(m.role, content, []))
     return out
-
-from sparkles_lite.data.lite_files import write_lite_dataset  # noqa: E402,F401  (re-export)

@@ -21,14 +21,18 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite import world
 from sparkles_lite.config import PoolingConfig, preset
-from sparkles_lite.data.lite_tasks import LiteGenerator, text_only
+from sparkles_lite.data.schema import SEP
 from sparkles_lite.device import choose_precision, pick_device
+from sparkles_lite.lite import world
+from sparkles_lite.lite.eval import EVAL_TASKS, evaluate
+from sparkles_lite.lite.oracle import oracle_answerer
+from sparkles_lite.lite.tasks import LiteGenerator, text_only
 from sparkles_lite.model.assembly import IGNORE, Assembled, assemble, collate
 from sparkles_lite.model.language import build_lite_lm, load_lm
 from sparkles_lite.model.pooling import QueryPooling
-from sparkles_lite.model.tokenizer import lite_corpus, load_tokenizer, train_lite_tokenizer
+from sparkles_lite.model.text_lm import generate_text_batch
+from sparkles_lite.model.tokenizer import load_tokenizer, train_lite_tokenizer
 from sparkles_lite.model.vision import LiteViT, images_to_tensor
 from sparkles_lite.train import common
 
@@ -45,6 +49,19 @@ ATTRIBUTE_VALUES = (("nothing",) + world.SIZES, ("nothing",) + tuple(world.COLOU
 
 
 # ---------------------------------------------------------------- data
+
+def lite_corpus(n_examples: int = 4000, seed: int = 12345) -> list[str]:
+    """The lite tokenizer's training text, covering every lite word: all task formats, with images as
+    slot words and as placeholders."""
+    gen = LiteGenerator(seed)
+    tasks = ["dialogue", "select", "count", "more", "common", "describe", "caption", "bison", "nlvr2"]
+    texts = ["0 1 2 3 4 5 6 7 8 9", f"{SEP}Human: {SEP}Assistant: "]
+    for i in range(n_examples):
+        ex = gen.example(tasks[i % len(tasks)])
+        for view in (ex.messages, text_only(ex.messages, ex.scenes)):
+            texts.append(" ".join(m.content for m in view))
+    return texts
+
 
 class _Stream(IterableDataset):
     """Endless batches from a seeded generator; each worker and each resume gets its own seed.
@@ -171,9 +188,6 @@ def eval_vision(vit: LiteViT, probe: VisionProbe, device: torch.device, n: int =
 @torch.no_grad()
 def eval_lm_oracle(lm, tokenizer, n: int = 100, tasks: tuple[str, ...] | None = None) -> dict:
     """Text-oracle accuracy per task: the LM reading true scene words."""
-    from sparkles_lite.eval.lite_eval import EVAL_TASKS, evaluate, oracle_answerer
-    from sparkles_lite.model.text_lm import generate_text_batch
-
     answerer = oracle_answerer(lambda convs: generate_text_batch(lm, tokenizer, convs))
     results = evaluate(answerer, tasks or EVAL_TASKS, n=n, batch_size=128)
     return {t: round(r["accuracy"], 4) for t, r in results.items()}
@@ -254,15 +268,6 @@ def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
                  forward_loss, evaluate_now, export, common.flops_per_token(n_params, n_params))
 
 
-def runs_behind(init: str | None) -> list[dict]:
-    """The pretraining runs that made the weights in `init`, oldest first (from its METRICS_FILE)."""
-    path = Path(init) / METRICS_FILE if init else None
-    if path is None or not path.exists():
-        return []
-    metrics = json.loads(path.read_text())
-    return metrics.get("earlier_runs", []) + [{k: v for k, v in metrics.items() if k != "earlier_runs"}]
-
-
 def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, forward_loss, evaluate_now,
           export, flops_per_token: float) -> dict:
     """The shared loop: resume, step budget, log, periodic eval and checkpoint, export at the end."""
@@ -272,7 +277,8 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
     state = common.load_checkpoint(ckpt_path) if args.resume else None
     step, total = 0, args.max_steps
     # a resumed run (no --init) keeps the history its first part read from --init
-    earlier_runs = state.get("earlier_runs", []) if state else runs_behind(args.init)
+    earlier_runs = state.get("earlier_runs", []) if state else common.runs_behind(
+        Path(args.init) / METRICS_FILE if args.init else None)
     if state:
         for name, m in modules.items():
             m.load_state_dict(state["modules"][name])
@@ -307,10 +313,7 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
         loss, samples, tokens = forward_loss(batch)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        scaler.step(opt)
-        scaler.update()
+        common.clip_and_step(opt, scaler, params)
         step += 1
         bar.update(1)
         log.add(samples, tokens)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sparkles_lite.eval.lite_eval import TASK_TITLES
+from sparkles_lite.lite.eval import TASK_TITLES
 
 
 def _metrics_table(results: dict | None) -> str:

@@ -21,25 +21,27 @@ file passes `python -m sparkles_lite data validate FILE --images out_dir/images`
 
 Ids: numeric image ids come from one serial counter over the whole dataset (the evaluation sets
 first, then training), so every id names one image; NLVR2 images are named by their identifier as
-in the real NLVR2. Seeds: training data comes from `seed`; the evaluation sets come from
-`lite_eval.EVAL_SEED`-based seeds that no training run uses, so they are the same held-out sets
-whatever `seed` is (a longer `n_eval` extends them: the first items stay the same). The output is
-deterministic: the same arguments give byte-identical files.
+in the real NLVR2. Seeds: training data comes from `seed`; the evaluation sets come from the held-out
+seeds of `sparkles_lite.lite.eval` (`eval_seed`), which no training run uses, so they are the same
+held-out sets whatever `seed` is (a longer `n_eval` extends them: the first items stay the same). The
+output is deterministic: the same arguments give byte-identical files.
+
+`held_out_sets` writes the evaluation sets alone, once per folder: what `python -m sparkles_lite eval`
+runs on when it is given no `--data`.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from sparkles_lite import world
 from sparkles_lite.data.io import (BisonItem, Nlvr2Item, load_json, save_bison, save_dialogues, save_nlvr2,
                                    write_json_atomic)
 from sparkles_lite.data.schema import ASSISTANT, IMAGE_BLOCK, USER, Dialogue, ImageRef, Message
-
-if TYPE_CHECKING:  # lite_tasks re-exports write_lite_dataset: import it lazily, never at module level
-    from sparkles_lite.data.lite_tasks import LiteExample
+from sparkles_lite.lite import world
+from sparkles_lite.lite.eval import EVAL_SEED, EVAL_TASKS, eval_seed
+from sparkles_lite.lite.tasks import CAPTION_PROMPT, LiteExample, LiteGenerator, balanced_examples
 
 IMAGES_DIR = "images"
 DIALOGUE_FILE = "sparkles_dialogue.json"
@@ -49,15 +51,9 @@ BISON_FILE = "bison.json"
 NLVR2_FILE = "nlvr2.json"
 SCENES_FILE = "scenes.json"
 NLVR2_SPLIT = "lite"
-# Offsets from lite_eval.EVAL_SEED, as `lite_eval.eval_examples` uses them (index in EVAL_TASKS).
-_EVAL_TASK_INDEX = {"bison": 0, "nlvr2": 1, "dialogue": 2}
-
-
-def eval_seed(task: str) -> int:
-    """The held-out seed of an evaluation set ('dialogue', 'bison', 'nlvr2'); no training run uses it."""
-    from sparkles_lite.eval.lite_eval import EVAL_SEED, EVAL_TASKS
-
-    return EVAL_SEED + EVAL_TASKS.index(task)
+# The held-out file of each evaluation task of `python -m sparkles_lite eval`.
+HELD_OUT_FILES = {"bison": BISON_FILE, "nlvr2": NLVR2_FILE, "sparkles-eval": EVAL_FILE}
+N_HELD_OUT = 150  # items per held-out set: the paper evaluates 150 items per benchmark
 
 
 def write_lite_dataset(out_dir: str | Path, n_dialogues: int = 1000, seed: int = 0, n_eval: int = 150,
@@ -67,9 +63,6 @@ def write_lite_dataset(out_dir: str | Path, n_dialogues: int = 1000, seed: int =
     `n_captions` defaults to `n_dialogues`. `n_dialogues=0, n_captions=0` writes only the
     evaluation sets (what `python -m sparkles_lite eval` does when given no `--data`).
     """
-    from sparkles_lite.data.lite_tasks import LiteGenerator, balanced_examples
-    from sparkles_lite.eval.lite_eval import EVAL_SEED, EVAL_TASKS
-
     if min(n_dialogues, n_eval) < 0 or (n_captions is not None and n_captions < 0):
         raise ValueError("counts must be >= 0")
     if EVAL_SEED <= seed < EVAL_SEED + len(EVAL_TASKS):
@@ -146,8 +139,6 @@ def write_lite_dataset(out_dir: str | Path, n_dialogues: int = 1000, seed: int =
 
 def caption_dialogue(ex: LiteExample, index: int) -> Dialogue:
     """A stage-1 caption example as a one-turn dialogue whose user message names the image."""
-    from sparkles_lite.data.lite_tasks import CAPTION_PROMPT
-
     (image_id,) = ex.image_ids
     ref = ex.messages[0].images[0]
     prompt = f"IMAGE#{image_id}{IMAGE_BLOCK}{CAPTION_PROMPT.removeprefix(IMAGE_BLOCK)}"
@@ -174,3 +165,32 @@ def load_scenes(path: str | Path) -> dict[str, world.Scene]:
     if path.is_dir():
         path = path / SCENES_FILE
     return {str(k): scene_from_dict(v) for k, v in load_json(path).items()}
+
+
+def held_out_sets(out_dir: str | Path, n_eval: int = N_HELD_OUT) -> Path:
+    """The held-out evaluation sets (no training data) in out_dir; reused when already written."""
+    out_dir = Path(out_dir)
+    marker = out_dir / ".lite_eval_sets.json"
+    want = {"n_eval": n_eval}
+    if not (marker.exists() and json.loads(marker.read_text()) == want):
+        write_lite_dataset(out_dir, n_dialogues=0, n_captions=0, seed=0, n_eval=n_eval)
+        marker.write_text(json.dumps(want))
+    return out_dir
+
+
+def eval_data(task: str, out: Path, data: str | Path | None, images: str | Path | None,
+              n_eval: int = N_HELD_OUT) -> tuple[Path, Path]:
+    """(data file, image folder) of an evaluation run: the given ones, or the held-out lite sets
+    written into out/data.
+
+    The lite sets are always written whole (150 items each, more if asked): image ids run serially
+    across the sets, so a shorter write would give later sets other ids and a resumed run's log
+    would point at the wrong images. Without `images`: `default_image_root` (the official layout's
+    `images/` beside `annotations/`, else `images/` beside the file)."""
+    from sparkles_lite.data.images import default_image_root
+
+    if data is None:
+        root = held_out_sets(Path(out) / "data", n_eval)
+        return root / HELD_OUT_FILES[task], Path(images) if images else root / IMAGES_DIR
+    data = Path(data)
+    return data, Path(images) if images else default_image_root(data)

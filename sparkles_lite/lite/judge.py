@@ -22,16 +22,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from sparkles_lite import world
+from sparkles_lite.data.schema import IMAGE_MENTION, mentioned_ids
 from sparkles_lite.eval.judge import (SCORE_KEYS, JudgeInput, format_paper_reply, format_rating, judge_prompt_protocol,
                                       parse_judge_prompt)
+from sparkles_lite.lite import world
 
 _NUM = {w: i for i, w in enumerate(world.NUMBER_WORDS)} | {"a": 1, "an": 1}
 _FACT = re.compile(
     r"\b(" + "|".join(sorted(_NUM, key=len, reverse=True)) + r"|\d+)\s+"
     r"(?:(" + "|".join(world.SIZES) + r")\s+)?(?:(" + "|".join(world.COLOURS) + r")\s+)?"
     r"(" + "|".join(world.SHAPES) + r"|shape|object|thing)(s?)\b")
-_IMAGE = re.compile(r"IMAGE#([A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)")
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s+")
 _EACH = re.compile(r"\b(?:both|each|every)\b")
 _TOTAL = re.compile(r"\b(?:in total|together|altogether|combined|in all|across|in the two images|in both images)\b")
@@ -89,7 +89,8 @@ def score_dialogue(x: JudgeInput) -> dict[str, tuple[int, str]]:
             scenes[image_id] = world.parse_description(caption)
         except ValueError as e:
             raise ValueError(f"IMAGE#{image_id}: the offline judge needs lite-world captions ({e})") from e
-    available = [set(_ids(x.questions[0])), set(_ids(x.questions[0])) | set(_ids(x.questions[1]))]
+    available = [set(mentioned_ids(x.questions[0])),
+                 set(mentioned_ids(x.questions[0])) | set(mentioned_ids(x.questions[1]))]
     asked = [_asked(q) for q in x.questions]
     answers = [read_answer(a, asked[t], scenes) for t, a in enumerate(x.answers)]
     refs = [read_answer(r, asked[t], scenes) for t, r in enumerate(x.references)] if x.references else None
@@ -103,15 +104,11 @@ def score_dialogue(x: JudgeInput) -> dict[str, tuple[int, str]]:
     return {k: out[k] for k in SCORE_KEYS}
 
 
-def _ids(text: str) -> list[str]:
-    return list(dict.fromkeys(_IMAGE.findall(text)))
-
-
 def _asked(question: str) -> list[str]:
     """The images a question is about: those its last image-naming sentence names ("Here are
     IMAGE#1 and IMAGE#2. What is in IMAGE#2?" asks about IMAGE#2 only)."""
-    naming = [s for s in _SENTENCE.split(question.strip()) if _IMAGE.search(s)]
-    return _ids(naming[-1]) if naming else []
+    naming = [s for s in _SENTENCE.split(question.strip()) if IMAGE_MENTION.search(s)]
+    return mentioned_ids(naming[-1]) if naming else []
 
 
 def read_answer(text: str, asked: list[str], scenes: dict[str, Counter]) -> Content:
@@ -124,7 +121,7 @@ def read_answer(text: str, asked: list[str], scenes: dict[str, Counter]) -> Cont
     last: list[str] = []
     for sentence in _SENTENCE.split(text.strip()):
         low = sentence.lower()
-        mentions = [(m.start(), m.group(1)) for m in _IMAGE.finditer(sentence)]
+        mentions = [(m.start(), m.group(1)) for m in IMAGE_MENTION.finditer(sentence)]
         named = list(dict.fromkeys(i for _, i in mentions))
         in_play = tuple(named or asked)
         scope = "each" if _EACH.search(low) else "union" if _TOTAL.search(low) else "one"
@@ -149,7 +146,7 @@ def read_answer(text: str, asked: list[str], scenes: dict[str, Counter]) -> Cont
         if named:
             last = named[-1:]
     keywords = {k for k in _KEYWORD.findall(text.lower())}
-    return Content(facts, _ids(text), keywords)
+    return Content(facts, mentioned_ids(text), keywords)
 
 
 def _owner(mentions: list[tuple[int, str]], pos: int, facts_first: bool) -> str:
