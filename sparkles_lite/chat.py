@@ -13,21 +13,28 @@ after its upload: its placeholder `<Img><ImageHere></Img>` goes right after the 
 in front of the question as `Here is IMAGE#n<Img><ImageHere></Img>.` (the phrase the lite
 training dialogues use). Every later turn can refer to it by
 name; the model sees it where it was introduced.
+
+A conversation longer than the model's context loses its first turns, with the images they
+introduced: the answer says so (`answer.forgotten`, None while nothing has left). A question that
+holds the format's turn markers (`###`, the LM's special tokens) is refused: it would forge a turn.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from sparkles_lite.data.images import ImageLoadError, check_size, open_image, to_rgb
 from sparkles_lite.data.schema import (ASSISTANT, IMAGE_BLOCK, IMAGE_ID, IMAGE_TOKEN, USER, ImageRef, Message,
-                                       insert_placeholders, mentioned_ids, placeholder_ids)
+                                       forged_turn, insert_placeholders, mentioned_ids, placeholder_ids)
+from sparkles_lite.model.assembly import TurnsDropped
 
 
 class ChatError(ValueError):
@@ -35,19 +42,23 @@ class ChatError(ValueError):
 
 
 def load_image(image: Image.Image | str | Path) -> Image.Image:
-    """A PIL image, or a path read fully now (so a bad file fails here, naming the file)."""
+    """A PIL image, or a path read fully now (so a bad file fails here, naming the file); either
+    within the pixel limit and in RGB (`data.images.open_image`)."""
     if isinstance(image, Image.Image):
-        return image.convert("RGB")
+        try:
+            check_size(image.width, image.height, "the image")
+        except ImageLoadError as e:
+            raise ChatError(str(e)) from None
+        return to_rgb(image)
     path = Path(image)
+    if not path.exists():
+        raise ChatError(f"image file not found: {path}")
+    if path.is_dir():
+        raise ChatError(f"image path is a directory, not an image file: {path}")
     try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except FileNotFoundError:
-        raise ChatError(f"image file not found: {path}") from None
-    except IsADirectoryError:
-        raise ChatError(f"image path is a directory, not an image file: {path}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise ChatError(f"cannot read image file {path}: {e}") from None
+        return open_image(path, f"image file {path}")
+    except ImageLoadError as e:
+        raise ChatError(str(e)) from None
 
 
 def place_mentioned(text: str, uploaded: Collection[str], introduced: Collection[str] = ()) -> tuple[str, list[str]]:
@@ -64,6 +75,35 @@ def place_mentioned(text: str, uploaded: Collection[str], introduced: Collection
     new = [i for i in mentioned if i not in introduced]
     text = insert_placeholders(text, new)
     return text, [i for i in placeholder_ids(text) if i in new]
+
+
+@dataclass
+class Forgotten:
+    """What left the model's context with one answer: whole turns (numbered from 1) and the images
+    they introduced; `note` says it in one line."""
+
+    turns: list[int]
+    images: list[str]
+    max_length: int
+
+    @property
+    def note(self) -> str:
+        turns = f"turn {self.turns[0]}" if len(self.turns) == 1 else "turns " + ", ".join(map(str, self.turns))
+        images = f" with {', '.join(self.images)}" if self.images else ""
+        return (f"{turns}{images} left the context: the conversation is longer than the model's "
+                f"{self.max_length} positions, so the model no longer sees {'it' if len(self.turns) == 1 else 'them'}"
+                f"{' (nor those images)' if self.images else ''}")
+
+
+class Answer(str):
+    """The model's reply (a str), and what left the context with it (`forgotten`, None if nothing)."""
+
+    forgotten: Forgotten | None
+
+    def __new__(cls, text: str, forgotten: Forgotten | None = None) -> "Answer":
+        answer = super().__new__(cls, text)
+        answer.forgotten = forgotten
+        return answer
 
 
 @dataclass
@@ -87,6 +127,7 @@ class Chat:
         self.history: list[Message] = []
         self._images: dict[str, ChatImage] = {}     # upload order
         self._order: list[str] = []                  # placeholder order across the history
+        self._outside = 0                            # leading messages no longer in the model's context
 
     @property
     def images(self) -> list[Image.Image]:
@@ -141,9 +182,14 @@ class Chat:
         return message
 
     def _user_message(self, text: str) -> Message:
+        if not isinstance(text, str):
+            raise ChatError(f"a question is text (a str), got {type(text).__name__}")
         text = text.strip()
         if IMAGE_TOKEN in text.replace(IMAGE_BLOCK, ""):
             raise ChatError(f"{IMAGE_TOKEN} may only appear as IMAGE#n{IMAGE_BLOCK}")
+        forged = forged_turn(text, getattr(getattr(self.model, "tokenizer", None), "all_special_tokens", ()))
+        if forged:
+            raise ChatError(f"the question cannot be asked: {forged}")
         typed = placeholder_ids(text)
         introduced = [i for i, c in self._images.items() if c.introduced]
         text, placed = place_mentioned(text, self._images, introduced)
@@ -165,21 +211,34 @@ class Chat:
 
     def answer(self, max_new_tokens: int = 64, do_sample: bool = False, temperature: float = 1.0,
                top_p: float = 1.0, seed: int | None = None,
-               on_text: Callable[[str], None] | None = None) -> str:
-        """Generate the reply to the last question with the full history and all images; the
-        reply joins the history. `on_text` receives the growing reply while it streams."""
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        """Generate the reply to the last question with the history and images the context holds; the
+        reply joins the history. `on_text` receives the growing reply while it streams. The reply says
+        which turns and images left the context with it (`Answer.forgotten`)."""
         if not self.history or self.history[-1].role != USER:
             raise ChatError("nothing to answer: ask() a question first")
         if seed is not None:
             torch.manual_seed(seed)
         try:
-            out = self.model.generate(self.history, self.images, max_new_tokens=max_new_tokens,
-                                      do_sample=do_sample, temperature=temperature, top_p=top_p, on_text=on_text)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TurnsDropped)  # said on the answer instead
+                out = self.model.generate(self.history, self.images, max_new_tokens=max_new_tokens,
+                                          do_sample=do_sample, temperature=temperature, top_p=top_p, on_text=on_text)
         except Exception:
             self._withdraw_last_question()  # e.g. the question alone is too long: let the user rephrase
             raise
         self.history.append(Message(ASSISTANT, out.text))
-        return out.text
+        return Answer(out.text, self._newly_forgotten(len(out.prompt.dropped_messages)))
+
+    def _newly_forgotten(self, outside: int) -> Forgotten | None:
+        """The turns (and their images) among the first `outside` messages that were still in the context."""
+        if outside <= self._outside:
+            return None
+        left = self.history[self._outside:outside]
+        turns = sorted({(self._outside + k) // 2 + 1 for k, m in enumerate(left) if m.role == USER})
+        self._outside = outside
+        return Forgotten(turns, [f"IMAGE#{r.image_id}" for m in left for r in m.images],
+                         self.model.config.max_length)
 
     def _withdraw_last_question(self) -> None:
         """Remove the unanswered last question; its images become pending again."""
@@ -188,7 +247,7 @@ class Chat:
             self._images[ref.image_id].introduced = False
             self._order.remove(ref.image_id)
 
-    def __call__(self, text: str, images: list | None = None, **generation) -> str:
+    def __call__(self, text: str, images: list | None = None, **generation) -> Answer:
         """ask + answer in one call."""
         self.ask(text, images)
         return self.answer(**generation)

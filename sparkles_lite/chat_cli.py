@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sparkles_lite.chat import Chat, ChatError, load_image
+from sparkles_lite.chat import Answer, Chat, ChatError, load_image
 from sparkles_lite.device import add_device_arguments
 
 MODEL_ALIASES = {"lite": "sparkleschat-lite"}
@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(e))
     try:
         model = load_model(args.model, args.device, args.dtype)
-    except (FileNotFoundError, KeyError, ValueError) as e:
-        return _fail(f"cannot load model {args.model!r}: {e}")
+    except (OSError, LookupError, ValueError) as e:
+        return _fail(f"cannot load model {args.model!r}: {' '.join(str(e).split())}")
     chat = Chat(model)
     for img in images:  # IMAGE#1, IMAGE#2, ... in the order of --images
         chat.add_image(img)
@@ -121,9 +121,11 @@ def interactive(chat: Chat, args: argparse.Namespace) -> int:
             continue
         if not tty:
             print(reply, flush=True)
+        if reply.forgotten:
+            print(f"note: {reply.forgotten.note}", file=sys.stderr, flush=True)
 
 
-def _answer(chat: Chat, args: argparse.Namespace, stream: bool) -> str:
+def _answer(chat: Chat, args: argparse.Namespace, stream: bool) -> Answer:
     if not stream:
         return chat.answer(**generation_settings(args))
     shown = [""]

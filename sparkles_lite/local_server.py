@@ -9,6 +9,10 @@ addresses: a local double, not a service.
 assistant's message), a dict (sent verbatim as the JSON body, e.g. ``{}``) or an int (an HTTP
 error status, e.g. 429). A ValueError it raises is a 400 naming the problem; any other exception a
 500, never a dropped connection.
+
+Slow or broken clients cannot hold it: every connection has `timeout_s` to send its request (one
+that announces more body than it sends gets a 408), and connections are served by a pool of
+`workers` threads; more wait in line (the listen backlog holds 128), none gets a thread of its own.
 """
 
 from __future__ import annotations
@@ -20,11 +24,40 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 Reply = str | dict | int
 MAX_BODY_BYTES = 10 * 1024 * 1024
+TIMEOUT_S, WORKERS = 10.0, 8  # per connection; threads serving connections
+
+
+class _PooledHTTPServer(HTTPServer):
+    """An HTTPServer that serves each accepted connection on one of a fixed pool of threads."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the listen backlog: concurrent clients wait here instead of being reset
+
+    def __init__(self, address: tuple, handler: type, workers: int) -> None:
+        super().__init__(address, handler)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="loopback-worker")
+
+    def process_request(self, request, client_address) -> None:
+        future = self.pool.submit(self._serve, request, client_address)
+        future.add_done_callback(lambda f: f.cancelled() and self.shutdown_request(request))
+
+    def _serve(self, request, client_address) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - as socketserver does: log it, keep serving
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 def check_loopback(host: str, what: str = "server") -> str:
@@ -76,17 +109,19 @@ class LoopbackServer:
 
     Binds at construction (port 0: any free port); `start()` serves in a background thread,
     `serve_forever()` in this one (a command-line server), `close()` stops, frees the port and joins.
-    `retry_after_ms` is sent with error statuses: how long a retrying client should wait.
+    `retry_after_ms` is sent with error statuses: how long a retrying client should wait. Each
+    connection has `timeout_s` to send its request; `workers` threads serve connections.
     """
 
     def __init__(self, answer: Callable[[dict], Reply], model_id: str, host: str = "127.0.0.1", port: int = 0,
-                 verbose: bool = False, retry_after_ms: int | None = None, name: str = "loopback server") -> None:
+                 verbose: bool = False, retry_after_ms: int | None = None, name: str = "loopback server",
+                 timeout_s: float = TIMEOUT_S, workers: int = WORKERS) -> None:
         self.answer, self.model_id, self.verbose, self.retry_after_ms = answer, model_id, verbose, retry_after_ms
-        self.name = name
+        self.name, self.timeout_s = name, timeout_s
         address = check_loopback(host, name)
-        server_class = type("_HTTPServer", (ThreadingHTTPServer,), {
-            "daemon_threads": True, "address_family": socket.AF_INET6 if ":" in address else socket.AF_INET})
-        self.httpd = server_class((address, port), _handler(self))
+        server_class = type("_HTTPServer", (_PooledHTTPServer,), {
+            "address_family": socket.AF_INET6 if ":" in address else socket.AF_INET})
+        self.httpd = server_class((address, port), _handler(self), workers)
         self.thread: threading.Thread | None = None
 
     @property
@@ -125,6 +160,7 @@ class LoopbackServer:
 def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "SparklesLite/1"
+        timeout = server.timeout_s  # on the socket: a client that stops sending is dropped, not waited for
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             if server.verbose:
@@ -162,7 +198,14 @@ def _handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 self._error(400, f"need a JSON body with a Content-Length of 1-{MAX_BODY_BYTES} bytes")
                 return
             try:
-                request = json.loads(self.rfile.read(length))
+                body = self.rfile.read(length)
+            except TimeoutError:
+                self._error(408, f"the body did not arrive within {server.timeout_s:g} s "
+                                 f"(Content-Length {length})", "timeout")
+                self.close_connection = True
+                return
+            try:
+                request = json.loads(body)
                 reply = server.answer(request)
             except ValueError as e:  # also json.JSONDecodeError
                 self._error(400, str(e))

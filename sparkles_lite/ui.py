@@ -24,10 +24,10 @@ from pathlib import Path
 from PIL import Image
 
 from sparkles_lite.assets import sample_folder
+from sparkles_lite.data.images import open_image
 from sparkles_lite.lite import world
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 4096 * 4096
 THUMB_PX = 96
 N_SAMPLE_SCENES = 8
 SAMPLE_SEED = 0
@@ -61,23 +61,13 @@ def sample_images(n_scenes: int = N_SAMPLE_SCENES, seed: int = SAMPLE_SEED) -> l
 
 
 def read_image(content: bytes, name: str = "upload") -> Image.Image:
-    """Bytes of an uploaded file -> RGB image; ValueError with a readable reason otherwise."""
+    """Bytes of an uploaded file -> RGB image (`data.images.open_image`: the pixel limit, 16-bit and
+    float images scaled); ValueError with a readable reason otherwise."""
     if len(content) == 0:
         raise ValueError(f"{name!r} is empty")
     if len(content) > MAX_UPLOAD_BYTES:
         raise ValueError(f"{name!r} is {len(content) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB")
-    try:
-        with Image.open(io.BytesIO(content)) as im:
-            if im.width * im.height > MAX_UPLOAD_PIXELS:
-                raise ValueError(f"{name!r} is {im.width}x{im.height} pixels; the limit is "
-                                 f"{MAX_UPLOAD_PIXELS} pixels")
-            im.load()
-            return im.convert("RGB")
-    except ValueError:
-        raise
-    except Exception as exc:  # PIL raises several kinds for broken or unknown files
-        raise ValueError(f"{name!r} is not an image Pillow can read (PNG, JPEG, GIF, BMP, WebP...): "
-                         f"{type(exc).__name__}") from None
+    return open_image(io.BytesIO(content), repr(name))
 
 
 def _png(img: Image.Image, px: int = THUMB_PX) -> bytes:
@@ -188,11 +178,12 @@ class ChatUI:
             self._say(f"at most {self.max_images} images per conversation; press clear to start again", error=True)
             return None
         try:
+            image = _chat_module().load_image(image)  # read once: the thumbnail is the image the model sees
             label = self.chat.add_image(image)
         except ValueError as exc:  # ChatError is a ValueError: unreadable file and the like
             self._say(f"could not add {name or 'the image'}: {exc}", error=True)
             return None
-        self.images.append(image if isinstance(image, Image.Image) else _open(image))
+        self.images.append(image)
         self._say(f"added {name or 'an image'} as {label}")
         self._render()
         return label
@@ -242,7 +233,7 @@ class ChatUI:
         self.stream.value = ""
         self.transcript.append(("assistant", answer))
         self._render()
-        self._say("")
+        self._say(answer.forgotten.note if answer.forgotten else "")  # turns that left the context
         return answer
 
     def reset(self, note: str = "cleared: add images to start a new conversation") -> None:
@@ -321,11 +312,6 @@ class ChatUI:
     def _insert(self, label: str) -> None:
         sep = "" if not self.text.value or self.text.value.endswith(" ") else " "
         self.text.value = self.text.value + sep + label + " "
-
-
-def _open(path) -> Image.Image:
-    with Image.open(path) as im:
-        return im.convert("RGB")
 
 
 def _bubble(role: str, text: str) -> str:

@@ -14,10 +14,11 @@ from transformers import (LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from sparkles_lite.config import preset
 from sparkles_lite.data.schema import ASSISTANT, USER, ImageRef, Message
+from sparkles_lite.lite.pretrain import lite_corpus
 from sparkles_lite.lite.tasks import LiteGenerator
 from sparkles_lite.model.assembly import IGNORE, AssemblyError, ChatFormat, assemble
 from sparkles_lite.model.sparkles_chat import SparklesChat
-from sparkles_lite.model.tokenizer import lite_corpus, train_lite_tokenizer
+from sparkles_lite.model.tokenizer import train_lite_tokenizer
 
 K = 3
 CHATML = (
@@ -83,6 +84,7 @@ def model(request, models_dir):
     cfg.name = f"siglip+{request.param}"
     cfg.vision.kind, cfg.vision.path = "hf", str(models_dir / "siglip")
     cfg.lm.kind, cfg.lm.path = "hf", str(models_dir / request.param)
+    cfg.lm.text_after_image = ""  # the lite preset's ' ' before </Img> is the lite LM's text view
     cfg.pooling.num_tokens, cfg.pooling.heads = K, 2
     model = SparklesChat.from_config(cfg).eval()
     model.family = request.param

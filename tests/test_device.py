@@ -105,4 +105,4 @@ def test_train_with_a_missing_gpu_fails_in_one_line(monkeypatch, tmp_path, capsy
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     rc = main(["train", "--stage", "2", "--out", str(tmp_path), "--device", "cuda", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.startswith("train: device 'cuda': no CUDA GPU") and len(err.strip().splitlines()) == 1
+    assert rc == 2 and err.startswith("error: device 'cuda': no CUDA GPU") and len(err.strip().splitlines()) == 1

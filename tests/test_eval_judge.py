@@ -94,25 +94,29 @@ def test_unreadable_replies_are_asked_again_with_backoff_then_cached(tmp_path):
 
 @pytest.mark.parametrize("error", [openai.APIConnectionError(request=REQ),
                                    openai.RateLimitError("slow", response=httpx2.Response(429, request=REQ), body=None)])
-def test_transport_errors_reaching_the_judge_are_not_asked_again(tmp_path, error):
-    """The openai client has already retried them (`max_retries`): the judgment fails, recorded."""
+def test_transport_errors_are_asked_again_within_the_attempts(tmp_path, error):
+    """A lost connection or a rate limit may pass on a second try: asked again, with backoff, as long as
+    `max_attempts` allows (the client itself retries nothing, so the attempts bound the waiting)."""
     judge, client, sleeps = _judge(tmp_path, [error, _completion(GOOD)], max_attempts=4)
+    j = judge.judge(PROMPT)
+    assert j.ok and j.attempts == 2 and sleeps == [1.0] and len(client.requests) == 2
+    judge, client, sleeps = _judge(tmp_path / "once", [error, _completion(GOOD)], max_attempts=1)
     j = judge.judge(PROMPT)
     assert not j.ok and type(error).__name__ in j.error and j.attempts == 1 and sleeps == []
     assert not judge.is_cached(PROMPT)
 
 
-def test_the_openai_client_retries_rate_limits_and_server_errors(tmp_path, monkeypatch):
-    """Against a loopback server, the real client: 429 and 5xx retried `max_retries` times, a 400 never."""
+def test_rate_limits_and_server_errors_from_a_real_server(tmp_path, monkeypatch):
+    """Against a loopback server, the real client: 429 and 5xx asked again within `max_attempts`, a 400 never."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with FakeLLMServer([429, 503, GOOD]) as srv:
-        j = Judge(model="m", cache_dir=tmp_path / "a", base_url=srv.base_url, max_retries=2).judge(PROMPT)
-        assert j.ok and j.attempts == 1 and len(srv.requests) == 3
+        j = Judge(model="m", cache_dir=tmp_path / "a", base_url=srv.base_url, max_attempts=3, backoff_s=0.01).judge(PROMPT)
+        assert j.ok and j.attempts == 3 and len(srv.requests) == 3
     with FakeLLMServer([429, 429, 429, GOOD]) as srv:
-        j = Judge(model="m", cache_dir=tmp_path / "b", base_url=srv.base_url, max_retries=2).judge(PROMPT)
+        j = Judge(model="m", cache_dir=tmp_path / "b", base_url=srv.base_url, max_attempts=3, backoff_s=0.01).judge(PROMPT)
         assert not j.ok and "RateLimitError" in j.error and len(srv.requests) == 3
     with FakeLLMServer([400, GOOD]) as srv:
-        j = Judge(model="m", cache_dir=tmp_path / "c", base_url=srv.base_url, max_retries=2).judge(PROMPT)
+        j = Judge(model="m", cache_dir=tmp_path / "c", base_url=srv.base_url, max_attempts=3, backoff_s=0.01).judge(PROMPT)
         assert not j.ok and "BadRequestError" in j.error and len(srv.requests) == 1
 
 

@@ -118,7 +118,7 @@ def test_unknown_image_is_an_error_and_changes_nothing(model, files):
         chat.ask("IMAGE#7 or IMAGE#8?")
 
 
-@pytest.mark.parametrize("which,match", [("broken", "cannot read image file .*broken.png"),
+@pytest.mark.parametrize("which,match", [("broken", "image file .*broken.png cannot be decoded"),
                                          ("missing", "image file not found: .*missing.png")])
 def test_unreadable_image_files_are_named(model, files, which, match):
     chat = Chat(model)

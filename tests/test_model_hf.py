@@ -67,6 +67,7 @@ def hf_config(root, vision: str, lm: str):
     cfg.name = f"{vision}+{lm}"
     cfg.vision.kind, cfg.vision.path = "hf", str(root / vision)
     cfg.lm.kind, cfg.lm.path = "hf", str(root / lm)
+    cfg.lm.text_after_image = ""  # the lite preset's ' ' before </Img> is the lite LM's text view
     cfg.pooling.num_tokens, cfg.pooling.heads = 4, 2
     return cfg
 

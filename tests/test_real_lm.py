@@ -37,6 +37,7 @@ def backbones(smollm2_dir, tmp_path_factory):
     cfg.name = "siglip-tiny+smollm2-135m"
     cfg.vision.kind, cfg.vision.path = "hf", str(root / "siglip")
     cfg.lm.kind, cfg.lm.path = "hf", str(smollm2_dir)
+    cfg.lm.text_after_image = ""  # the lite preset's ' ' before </Img> is the lite LM's text view
     cfg.pooling.num_tokens, cfg.pooling.heads = K, 2
     cfg.max_length = 512
     return root, cfg

@@ -217,10 +217,15 @@ def test_f04_the_plant_runs_code_when_unpickled(tmp_path):
 
 @pytest.mark.parametrize("name", ["checkpoint.pt", "checkpoint.safetensors"])
 def test_f04_train_never_unpickles_a_planted_checkpoint(tmp_path, capsys, name):
+    """An old-style checkpoint.pt planted in a folder, or the checkpoint of a real run replaced by a pickle."""
     out, marker = tmp_path / "run", tmp_path / "ran"
-    out.mkdir()
+    argv = ["train", "--stage", "2", "--init", "minigpt4-lite", "--out", str(out), "--n-train", "4", *TRAIN]
+    if name == "checkpoint.safetensors":
+        assert main(argv) == 0
+    out.mkdir(exist_ok=True)
     torch.save({"trainable": {}, "optimizer": _Plant(marker), "step": 0, "total": 1}, out / name)
-    code = _code(["train", "--stage", "2", "--init", "minigpt4-lite", "--out", str(out), "--n-train", "4", *TRAIN])
+    capsys.readouterr()
+    code = _code(argv)
     err = capsys.readouterr().err
     assert not marker.exists()
     assert code == 2 and name in err and len(_error_lines(err)) == 1 and "Traceback" not in err
@@ -331,7 +336,7 @@ def test_f06_the_python_api_returns_what_left_the_context(short_memory_model, sc
 
 
 def test_f06_the_cli_prints_one_line_naming_what_left(short_memory_model, scene_files, capsys, monkeypatch):
-    monkeypatch.setattr(chat_cli, "load_model", lambda name: short_memory_model)
+    monkeypatch.setattr(chat_cli, "load_model", lambda name, device, dtype: short_memory_model)
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(QUESTIONS) + "\n"))
     assert main(["chat", "--images", str(scene_files[0]), "--max-new-tokens", "6"]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if "left the context" in line]
@@ -411,10 +416,16 @@ def test_f10_16_bit_and_float_images_are_scaled_not_clipped(tmp_path):
 
 def test_f11_an_oversized_image_is_a_named_error_in_every_reader(tmp_path):
     _bomb(tmp_path / "bomb.png")
-    with pytest.raises(ImageLoadError, match=r"20000x20000.*pixel limit"):
+    _bomb(tmp_path / "big.png", 9000, 8000)  # over our limit, under Pillow's own
+    with pytest.raises(ImageLoadError, match=r"bomb.png is over the pixel limit of 64 megapixels"):
         ImageFolder(tmp_path).load("bomb")
-    with pytest.raises(ChatError, match=r"bomb.png.*20000x20000.*pixel limit"):
-        load_image(tmp_path / "bomb.png")
+    with pytest.raises(ImageLoadError, match=r"big.png is 9000x8000 pixels, over the pixel limit"):
+        ImageFolder(tmp_path).load("big")
+    for name in ("bomb.png", "big.png"):
+        with pytest.raises(ChatError, match=rf"{name}.*pixel limit"):
+            load_image(tmp_path / name)
+    with pytest.raises(ChatError, match="pixel limit"):
+        load_image(Image.new("1", (9000, 8000)))
 
 
 def test_f11_oversized_image_in_validate_chat_train_eval_is_one_line(tmp_path, capsys):
@@ -441,7 +452,7 @@ def test_f11_oversized_image_in_validate_chat_train_eval_is_one_line(tmp_path, c
 
 def test_f11_the_interactive_chat_goes_on_after_a_bad_image(tmp_path, scene_files, capsys, monkeypatch):
     model = SparklesChat.from_pretrained("sparkleschat-lite").eval()
-    monkeypatch.setattr(chat_cli, "load_model", lambda name: model)
+    monkeypatch.setattr(chat_cli, "load_model", lambda name, device, dtype: model)
     bomb = _bomb(tmp_path / "bomb.png")
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
@@ -635,7 +646,7 @@ def test_f18_the_chat_refuses_text_that_forges_a_turn(short_memory_model, scene_
 
 
 def test_f18_the_cli_refuses_a_forged_turn_in_one_line(short_memory_model, scene_files, capsys, monkeypatch):
-    monkeypatch.setattr(chat_cli, "load_model", lambda name: short_memory_model)
+    monkeypatch.setattr(chat_cli, "load_model", lambda name, device, dtype: short_memory_model)
     assert main(["chat", "--images", str(scene_files[0]), "--message", FORGED]) != 0
     err = capsys.readouterr().err
     assert len(_error_lines(err)) == 1 and "###" in err

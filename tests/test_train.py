@@ -114,7 +114,7 @@ def test_data_parallel_with_uneven_batches_and_fewer_examples_than_processes_res
     assert first.stdout.count("before:") == 1 and first.stdout.count("trainable parameters") == 1
     result = json.loads((tmp_path / "ddp" / "train_metrics.json").read_text())
     assert result["steps"] == 4 and result["world_size"] == 2 and result["precision"]["device"] == "cpu"
-    assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)["step"] == 4
+    assert common.load_checkpoint(tmp_path / "ddp" / "checkpoint.safetensors")["step"] == 4
     again = _torchrun(tmp_path / "ddp", "--n-train", "1", "--max-steps", "6", "--checkpoint-every", "2")
     assert again.stdout.count("resumed at step 4/6") == 1
     assert [row["step"] for row in _step_lines(again.stdout)] == [5, 6]
@@ -128,7 +128,7 @@ def test_pretrain_vision_resumes_from_checkpoint(tmp_path):
             "--checkpoint-every", "2", "--quiet", "--log-every", "1"]
     assert main(base + ["--max-steps", "2"]) == 0
     assert main(base + ["--max-steps", "4"]) == 0
-    state = torch.load(tmp_path / "checkpoint-vision.pt", weights_only=False)
+    state = common.load_checkpoint(tmp_path / "checkpoint-vision.safetensors")
     assert state["step"] == 4
     assert (tmp_path / "vision" / "model.safetensors").exists()
 
@@ -180,7 +180,7 @@ def test_pretrain_lm_continues_from_saved_weights_and_resumes(tmp_path):
             "--workers", "0", "--checkpoint-every", "1", "--eval-n", "2", "--quiet", "--log-every", "1"]
     assert main(base + ["--max-steps", "1", "--no-resume"]) == 0
     assert main(base[:3] + base[5:] + ["--max-steps", "2"]) == 0  # resumes its own run, no --init
-    assert torch.load(tmp_path / "checkpoint-lm.pt", weights_only=False)["step"] == 2
+    assert common.load_checkpoint(tmp_path / "checkpoint-lm.safetensors")["step"] == 2
     assert (tmp_path / "lm" / "model.safetensors").exists() and (tmp_path / "lm" / "tokenizer.json").exists()
     # the exported metrics carry the runs behind the init weights, and this run's command line
     shipped = json.loads((LITE_LM / "pretrain_metrics.json").read_text())

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from sparkles_lite.cli_types import positive
 from sparkles_lite.data.images import default_image_root
 from sparkles_lite.data.io import DataFormatError
 from sparkles_lite.data.validate import FORMATS, validate_file
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("path", type=Path)
     v.add_argument("--images", type=Path, default=None, help="image folder: also check every image opens (default: "
                                                              "images/ beside the file's annotations/ folder, if there)")
-    v.add_argument("--max-errors", type=int, default=50)
+    v.add_argument("--max-errors", type=positive(int), default=50, help="stop after N errors (N >= 1)")
     v.add_argument("--format", choices=(*FORMATS, "auto"), default="auto")
 
     show = sub.add_parser("show", help="write a data file as an HTML page: each item with its images inline")
@@ -63,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
         for w in report.warnings[:args.max_errors]:
             print(f"warning: {w}")
         for e in report.errors:
-            print(e)
+            if e.dialogue is None and e.message is None:  # the file cannot be read: one line, as every command says it
+                print(f"error: {e}", file=sys.stderr)
+            else:
+                print(e)
         if report.errors:
             if len(report.errors) >= args.max_errors:
                 print(f"stopped after {args.max_errors} errors (--max-errors)", file=sys.stderr)

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 from sparkles_lite.data.schema import IMAGE_ID
 from sparkles_lite.local_server import LoopbackServer, Reply
@@ -45,16 +45,17 @@ def template_reply(request: dict) -> str:
 class FakeLLMServer(LoopbackServer):
     """`with FakeLLMServer(["reply", 429, {}]) as srv: OpenAI(base_url=srv.base_url, ...)`.
 
-    A scripted error asks the client to retry after 1 ms, so retries cost a test no time.
+    A scripted error asks the client to retry after 1 ms, so retries cost a test no time. `options`:
+    `LoopbackServer`'s (timeout_s, workers).
     """
 
     def __init__(self, replies: list[Reply] | None = None,
-                 default: Callable[[dict], Reply] = template_reply) -> None:
+                 default: Callable[[dict], Reply] = template_reply, **options: Any) -> None:
         self.script: deque[Reply] = deque(replies or [])
         self.default = default
         self.requests: list[dict] = []  # every request body received, for assertions
         self._lock = threading.Lock()
-        super().__init__(self.next_reply, model_id="fake-llm", retry_after_ms=1, name="fake LLM server")
+        super().__init__(self.next_reply, model_id="fake-llm", retry_after_ms=1, name="fake LLM server", **options)
 
     def next_reply(self, request: dict) -> Reply:
         with self._lock:

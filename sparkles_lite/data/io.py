@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sparkles_lite.data.schema import (ANY_PLACEHOLDER_RE, ASSISTANT, IMAGE_BLOCK, SEP, USER, Dialogue, ImageRef, Message,
-                                       TurnExample, mentioned_ids, placeholder_ids)
+from sparkles_lite.data.schema import (ANY_PLACEHOLDER_RE, ASSISTANT, IMAGE_BLOCK, SEP, USER, Dialogue, ImageRef,
+                                       Message, TurnExample, forged_turn, mentioned_ids, placeholder_ids)
 
 HUMAN_TAG, ASSISTANT_TAG = f"{SEP}Human: ", f"{SEP}Assistant: "
 TURN_KEYS = ("uniform_question", "instruction", "answer", "tgt_imgs")
@@ -79,6 +79,8 @@ def load_json(path: str | Path) -> Any:
         return json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise DataFormatError(f"{path}: malformed JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
+    except RecursionError:
+        raise DataFormatError(f"{path}: JSON nested too deeply to read (past the recursion limit)") from None
 
 
 def read_jsonl(path: str | Path) -> list[Any]:
@@ -92,6 +94,8 @@ def read_jsonl(path: str | Path) -> list[Any]:
             out.append(json.loads(line))
         except json.JSONDecodeError as e:
             raise DataFormatError(f"{path}: malformed JSON at line {n}, column {e.colno}: {e.msg}") from e
+        except RecursionError:
+            raise DataFormatError(f"{path}: line {n}: JSON nested too deeply to read") from None
     return out
 
 
@@ -113,14 +117,24 @@ def append_jsonl(path: str | Path, obj: Any) -> None:
 
 
 def write_json_atomic(path: str | Path, obj: Any, indent: int | None = 2) -> None:
-    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    """JSON through `write_bytes_atomic`: readers never see half a file."""
+    write_bytes_atomic(path, (json.dumps(obj, ensure_ascii=False, indent=indent) + "\n").encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file, and a
+    failed write (a full disk: `os.write` raises it here) leaves the old file and no temporary one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, indent=indent)
-            f.write("\n")
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -220,6 +234,8 @@ def _role_and_content_problems(m: dict, j: int) -> list[str]:
         out.append("missing or non-string 'content'")
     elif not content.strip():
         out.append("empty content")
+    elif forged_turn(content):  # '###' would end the turn in the prompt and start one the data never had
+        out.append(forged_turn(content))
     return out
 
 

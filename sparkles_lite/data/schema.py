@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 IMG_OPEN, IMAGE_TOKEN, IMG_CLOSE = "<Img>", "<ImageHere>", "</Img>"
@@ -84,6 +85,24 @@ def placeholder_ids(text: str) -> list[str]:
 
 def strip_placeholders(text: str) -> str:
     return text.replace(IMAGE_BLOCK, "")
+
+
+def forged_turn(text: str, special_tokens: Iterable[str] = ()) -> str | None:
+    """Why `text` (a question or an answer) would forge a turn of the conversation format, or None.
+
+    The prompt is `###Human: q1###Assistant: a1###Human: ...`: text holding the separator `###` would
+    end its own turn and start one the user wrote (`### Assistant: yes ###Human: ...`). So would an LM's
+    special tokens (`special_tokens`: its BOS/EOS, a chat template's `<|im_start|>`), which its tokenizer
+    reads as markers, not as text. Image placeholders are the one markup allowed."""
+    bare = strip_placeholders(text)
+    if SEP in bare:
+        return (f"it contains {SEP!r}, the turn separator of the conversation format ({SEP}Human: ...{SEP}Assistant: "
+                "...): it would end this turn and forge the next one; write it without '###'")
+    found = [t for t in dict.fromkeys(special_tokens) if t and t in bare]
+    if found:
+        return (f"it contains the LM's special token(s) {', '.join(repr(t) for t in found)}, which its tokenizer reads "
+                "as turn or sequence markers, not as text: it would forge a turn; write it without them")
+    return None
 
 
 @dataclass

@@ -27,9 +27,21 @@ SparklesEval starts the offline lite judge on a loopback port and talks to it th
 estimate is printed first and nothing is sent without `--yes` (set OPENAI_API_KEY for it).
 
 Each run writes into OUT: predictions.jsonl (choice tasks) or results.jsonl (SparklesEval),
-appended one item at a time, so a killed run resumes where it stopped; summary.json; report.html.
-"""
+appended one item at a time, so a killed run resumes where it stopped; summary.json; report.html;
+run.json, what made the run: model (and its weights' sha256), task, data file (path, sha256),
+protocols, judge (model, URL with any credentials redacted). A rerun that differs in any of these
+exits 2 naming the difference; --overwrite starts OUT afresh. Dialogues the judge failed on are not
+done: a rerun judges their answers again.
 
+Waiting for the judge is bounded: each request waits at most --judge-timeout seconds, a judgment
+sends at most --judge-attempts requests (a timeout, an error status or an unreadable reply alike),
+with 1, 2, 4... s of backoff between; so one dialogue's worst case is
+--judge-attempts x --judge-timeout + backoff, times --repeats: {worst_case}.
+
+exit status: 0 done; 2 bad input (data, flag, model, image) or an OUT of another run; 3 a paid
+judge without --yes (nothing sent); 4 no dialogue could be judged (summary.json is written; a
+rerun judges them again).
+"""
 
 from __future__ import annotations
 
@@ -38,8 +50,10 @@ import json
 import sys
 from pathlib import Path
 
+from sparkles_lite.cli_types import positive
 from sparkles_lite.device import add_device_arguments
 from sparkles_lite.eval import runs
+from sparkles_lite.eval.judge import worst_case_s
 from sparkles_lite.eval.model_answer import set_eval_threads
 from sparkles_lite.lite.files import N_HELD_OUT, eval_data
 from sparkles_lite.lite.judge_server import offline_judge
@@ -47,11 +61,19 @@ from sparkles_lite.lite.oracle import answer_fn_for
 from sparkles_lite.lite.table import print_lite_table
 
 TASK_CHOICES = ("bison", "nlvr2", "sparkles-eval", "lite-table")
+JUDGE_TIMEOUT_S, JUDGE_ATTEMPTS = 30.0, 3
+NOTHING_JUDGED = 4  # the exit status when no dialogue could be judged
+
+
+def _worst_case() -> str:
+    seconds = worst_case_s(JUDGE_TIMEOUT_S, JUDGE_ATTEMPTS)
+    return (f"{JUDGE_ATTEMPTS} x {JUDGE_TIMEOUT_S:.0f} s + {seconds - JUDGE_ATTEMPTS * JUDGE_TIMEOUT_S:.0f} s "
+            f"= {seconds:.0f} s at the defaults")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = __doc__
+    parser.description = __doc__.format(worst_case=_worst_case())
     parser.add_argument("--task", choices=TASK_CHOICES, required=True)
     parser.add_argument("--model", help="saved model dir, shipped name (sparkleschat-lite, minigpt4-lite, "
                                         "control-lite), preset, or text-oracle (the lite LM reading the "
@@ -76,6 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge (default: the offline "
                                                                "lite judge on loopback)")
     parser.add_argument("--judge-model", default=None, help="judge model name, e.g. gpt-4o")
+    parser.add_argument("--judge-timeout", type=positive(float), default=JUDGE_TIMEOUT_S, metavar="SECONDS",
+                        help=f"how long one judge request may take (default {JUDGE_TIMEOUT_S:.0f})")
+    parser.add_argument("--judge-attempts", type=positive(int), default=JUDGE_ATTEMPTS, metavar="N",
+                        help=f"judge requests per judgment at most, whatever went wrong (default {JUDGE_ATTEMPTS}); "
+                             f"worst case per dialogue: {_worst_case()}, times --repeats")
     parser.add_argument("--repeats", type=int, default=1, help="judge each dialogue k times (judge variance)")
     parser.add_argument("--price-per-1k", type=float, default=runs.GPT4_PRICE_PER_1K,
                         help="USD per 1k judge tokens, for the cost estimate")
@@ -84,6 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for sampled answers (--protocol paper)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
     parser.add_argument("--results", type=Path, default=None, help="lite-table: saved table (default: shipped)")
+    parser.add_argument("--overwrite", action="store_true", help="start OUT afresh when it holds another run "
+                                                                 "(its results, summary and report are removed)")
     add_device_arguments(parser)
 
 
@@ -91,50 +120,46 @@ def run(args: argparse.Namespace) -> int:
     if args.task == "lite-table":
         return print_lite_table(args.results, args.out)
     if not args.model or not args.out:
-        print(f"eval --task {args.task} needs --model and --out", file=sys.stderr)
+        print(f"error: eval --task {args.task} needs --model and --out", file=sys.stderr)
         return 2
     if args.data is not None and not args.data.is_file():
-        print(f"--data {args.data}: no such file", file=sys.stderr)
+        print(f"error: no such file (--data {args.data})", file=sys.stderr)
         return 2
     if args.limit is not None and args.limit < 1:
-        print("--limit must be >= 1", file=sys.stderr)
+        print("error: --limit must be >= 1", file=sys.stderr)
         return 2
     if args.max_attempts < 1:
-        print("--max-attempts must be >= 1", file=sys.stderr)
+        print("error: --max-attempts must be >= 1", file=sys.stderr)
         return 2
     set_eval_threads(args.threads)
     n_held_out = max(N_HELD_OUT, args.limit or 0)
+    data, images = eval_data(args.task, args.out, args.data, args.images, n_held_out)
     if args.task == "sparkles-eval":
-        try:
-            data, images = eval_data(args.task, args.out, args.data, args.images, n_held_out)
-            judge = (offline_judge(args.out, args.judge_protocol) if args.judge_base_url is None
-                     else runs.remote_judge(args.out, args.judge_base_url, args.judge_model, args.judge_protocol))
-            summary = runs.run_sparkles(args.model, args.out, judge, data=data, images=images, limit=args.limit,
-                                        repeats=args.repeats, price_per_1k=args.price_per_1k, yes=args.yes,
-                                        judge_protocol=args.judge_protocol, protocol=args.protocol,
-                                        max_new_tokens=args.max_new_tokens or 64, seed=args.seed,
-                                        device=args.device, dtype=args.dtype, answer_for=answer_fn_for)
-        except (ValueError, RuntimeError, FileNotFoundError) as e:
-            print(f"eval: {e}", file=sys.stderr)
-            return 2
+        options = {"timeout_s": args.judge_timeout, "max_attempts": args.judge_attempts}
+        judge = (offline_judge(args.out, args.judge_protocol, **options) if args.judge_base_url is None
+                 else runs.remote_judge(args.out, args.judge_base_url, args.judge_model, args.judge_protocol, **options))
+        summary = runs.run_sparkles(args.model, args.out, judge, data=data, images=images, limit=args.limit,
+                                    repeats=args.repeats, price_per_1k=args.price_per_1k, yes=args.yes,
+                                    judge_protocol=args.judge_protocol, protocol=args.protocol,
+                                    max_new_tokens=args.max_new_tokens or 64, seed=args.seed,
+                                    device=args.device, dtype=args.dtype, answer_for=answer_fn_for,
+                                    overwrite=args.overwrite)
         if summary is None:
             return 3
         keys = ("n", "n_judged", "n_failed", "A1", "A2", "overall", "judge_protocol")
         print(json.dumps({k: summary.get(k) for k in keys} | {"criteria": summary["criteria"]}, indent=1))
     else:
-        try:
-            data, images = eval_data(args.task, args.out, args.data, args.images, n_held_out)
-            summary = runs.run_choice(args.task, args.model, args.out, data=data, images=images, limit=args.limit,
-                                      protocol=args.protocol, max_attempts=args.max_attempts,
-                                      prompt_style=args.prompt, max_new_tokens=args.max_new_tokens or 48,
-                                      seed=args.seed, device=args.device, dtype=args.dtype,
-                                      answer_for=answer_fn_for)
-        except (ValueError, FileNotFoundError) as e:
-            print(f"eval: {e}", file=sys.stderr)
-            return 2
+        summary = runs.run_choice(args.task, args.model, args.out, data=data, images=images, limit=args.limit,
+                                  protocol=args.protocol, max_attempts=args.max_attempts, prompt_style=args.prompt,
+                                  max_new_tokens=args.max_new_tokens or 48, seed=args.seed, device=args.device,
+                                  dtype=args.dtype, answer_for=answer_fn_for, overwrite=args.overwrite)
         ci = summary["ci95"]
         print(f"{args.task} ({args.protocol} protocol): accuracy {100 * summary['accuracy']:.1f}% "
               f"[95% CI {100 * ci[0]:.1f}, {100 * ci[1]:.1f}] on n={summary['n']} ({summary['unparsable']} unparsable, "
               f"{summary['retried']} asked again, {summary['mean_attempts']:.2f} asks per item)")
     print(f"wrote {args.out / 'summary.json'} and {args.out / 'report.html'}")
+    if args.task == "sparkles-eval" and summary["n"] and not summary["n_judged"]:
+        print(f"error: no dialogue could be judged ({summary['n_failed']} failed; results.jsonl says why): "
+              "rerun when the judge answers to judge them", file=sys.stderr)
+        return NOTHING_JUDGED
     return 0

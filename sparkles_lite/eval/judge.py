@@ -19,10 +19,11 @@ overall score the mean of A1 and A2, as in the paper (the judge's own "overall r
 required, as there, and kept, but not used).
 
 Every request/response is cached on disk, keyed by sha256 of (model, prompt, temperature,
-repeat index), so re-running an evaluation costs nothing. Transport errors (connection, 408, 409,
-429, 5xx) are retried by the `openai` client itself (`openai_client.make_client`); a reply that
-cannot be read is asked again a bounded number of times, with backoff, and, if still unreadable,
-recorded as a failure, never as a score.
+repeat index), so re-running an evaluation costs nothing. Waiting is bounded: each request may take
+`timeout_s` seconds, and a judgment sends at most `max_attempts` requests whatever goes wrong (a
+timeout, a lost connection, HTTP 408/409/429/5xx, a reply that cannot be read), with backoff between
+them; so one judgment costs at most `worst_case_s(timeout_s, max_attempts, backoff_s)`. A judgment
+that still has no readable reply is recorded as a failure, never as a score.
 """
 
 from __future__ import annotations
@@ -353,21 +354,30 @@ class CostEstimate:
                 f"tokens, ~${self.usd:.2f}")
 
 
+RETRYABLE_STATUS = (408, 409, 429)  # and every 5xx: what may pass on a second try
+
+
+def worst_case_s(timeout_s: float, max_attempts: int, backoff_s: float = 1.0) -> float:
+    """The longest one judgment can take: every attempt waits its full timeout, with the backoff
+    (backoff_s, 2 backoff_s, 4 backoff_s, ...) between attempts."""
+    return max_attempts * timeout_s + backoff_s * (2 ** (max_attempts - 1) - 1)
+
+
 @dataclass
 class Judge:
-    """An OpenAI-compatible judge with a disk cache. `max_retries`: the client's retries of transport
-    errors; `max_attempts`: asks in all while replies are unreadable, `backoff_s` doubling between.
-    `JUDGE_SETTINGS[protocol]` holds each protocol's system prompt, temperature and max_tokens."""
+    """An OpenAI-compatible judge with a disk cache. Each request waits at most `timeout_s`; a judgment
+    sends at most `max_attempts` requests (the client itself retries nothing), `backoff_s` doubling
+    between them. `JUDGE_SETTINGS[protocol]` holds each protocol's system prompt, temperature and
+    max_tokens."""
 
     model: str
     cache_dir: str | Path
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
-    max_retries: int = 2  # the client's, for transport errors
-    timeout_s: float = 120.0
+    timeout_s: float = 30.0
     temperature: float = 0.0
     max_tokens: int = 400
-    max_attempts: int = 4  # asks while the reply is unreadable
+    max_attempts: int = 3  # requests per judgment, whatever went wrong
     backoff_s: float = 1.0
     system_prompt: str = SYSTEM_PROMPT
     client: Any = field(default=None, repr=False)
@@ -379,7 +389,7 @@ class Judge:
         self.cache_dir = Path(self.cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         if self.client is None:
-            self.client = make_client(self.base_url, self.api_key, self.max_retries, self.timeout_s)
+            self.client = make_client(self.base_url, self.api_key, max_retries=0, timeout_s=self.timeout_s)
 
     def cache_key(self, prompt: str, repeat: int = 0) -> str:
         fields = {"model": self.model, "prompt": prompt, "temperature": self.temperature, "repeat": repeat,
@@ -431,8 +441,9 @@ class Judge:
             except (openai.APIError, UnreadableReply) as e:
                 error = f"{type(e).__name__}: {e}"
                 attempts.append({"reply": None, "error": error})
-                if isinstance(e, openai.APIError):  # the client has retried what may pass
-                    break
+                status = getattr(e, "status_code", None)
+                if status is not None and status < 500 and status not in RETRYABLE_STATUS:
+                    break  # a bad request or a wrong key: asking again changes nothing
                 continue
             parsed = parse_ratings(reply)
             error = None if parsed.ok else f"unreadable ratings: {parsed.error}"

@@ -76,11 +76,14 @@ class JsonlLog:
     Opening it resumes a killed run: complete records are kept (`done`), a truncated or
     unreadable *last* line (the write the kill interrupted) is cut off so that item is redone.
     A bad line anywhere else is corruption and raises, rather than silently losing records.
+    `final(record)` says whether a record settles its item: one that does not (a judgment that
+    failed) is kept, but its item counts as not done, and the line logged for it later replaces it.
     """
 
-    def __init__(self, path: str | Path, key: str = "id"):
+    def __init__(self, path: str | Path, key: str = "id", final: Callable[[dict], bool] = lambda record: True):
         self.path = Path(path)
         self.key = key
+        self.final = final
         self.done: dict[str, dict] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
@@ -109,12 +112,14 @@ class JsonlLog:
                 f.truncate(keep)
 
     def __contains__(self, item_id: object) -> bool:
-        return str(item_id) in self.done
+        """True when the item has a record that settles it."""
+        record = self.done.get(str(item_id))
+        return record is not None and self.final(record)
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record and flush it, so a kill loses at most the line being written."""
+        """Write one record and flush, so a kill loses at most the line being written."""
         item_id = str(record[self.key])
-        if item_id in self.done:
+        if item_id in self:
             raise ValueError(f"{self.path}: record {item_id!r} is already logged")
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -11,6 +11,7 @@ from sparkles_lite.data.schema import strip_placeholders
 from sparkles_lite.eval import choice_tasks, sparkles_eval
 from sparkles_lite.eval.judge import SCORE_KEYS
 
+REPORT = "report.html"  # what `report_run` writes into a run folder
 
 def render_sparkles_report(records: list[dict], out_path: str | Path, *, image_lookup: ImageLookup | None = None,
                            summary: dict | None = None, title: str = "SparklesEval") -> Path:
@@ -76,23 +77,26 @@ def report_run(out_dir: str | Path, image_lookup: ImageLookup | None = None) -> 
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     if (out_dir / sparkles_eval.RESULTS).exists():
         records = _read(out_dir / sparkles_eval.RESULTS)
-        return render_sparkles_report(records, out_dir / "report.html", image_lookup=image_lookup, summary=summary)
+        return render_sparkles_report(records, out_dir / REPORT, image_lookup=image_lookup, summary=summary)
     if (out_dir / choice_tasks.PREDICTIONS).exists():
         records = _read(out_dir / choice_tasks.PREDICTIONS)
         title = (summary or {}).get("task", "choice task").upper()
-        return render_choice_report(records, out_dir / "report.html", image_lookup=image_lookup,
+        return render_choice_report(records, out_dir / REPORT, image_lookup=image_lookup,
                                     summary=summary, title=title)
     raise FileNotFoundError(f"{out_dir} holds neither {sparkles_eval.RESULTS} nor {choice_tasks.PREDICTIONS}")
 
 
 def _read(path: Path) -> list[dict]:
-    """Records of a log, tolerating the cut-off last line of a run still going or killed."""
+    """Records of a log, one per item (a later line replaces an earlier one: a judgment retried after
+    a failure), tolerating the cut-off last line of a run still going or killed."""
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    records = []
+    records: dict[str, dict] = {}
     for k, line in enumerate(lines):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             if k != len(lines) - 1:
                 raise
-    return records
+            continue
+        records[str(record.get("id", k))] = record
+    return list(records.values())

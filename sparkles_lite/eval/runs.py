@@ -2,7 +2,9 @@
 layout (BISON, NLVR2, SparklesEval) with its image folder, and for SparklesEval a judge.
 
 Each run writes into its folder: predictions.jsonl (choice tasks) or results.jsonl (SparklesEval),
-appended one item at a time, so a killed run resumes where it stopped; summary.json; report.html.
+appended one item at a time, so a killed run resumes where it stopped; summary.json; report.html;
+and first run.json, what makes the run (`run_folder`): a rerun of another model, data file, protocol
+or judge into the same folder is refused (`FolderOfAnotherRun`) unless `overwrite` starts it afresh.
 What a run is given is its caller's choice: `python -m sparkles_lite eval` (`eval/cli.py`) falls
 back to the held-out lite sets and the offline lite judge when given no `--data` or judge URL.
 """
@@ -21,7 +23,8 @@ from PIL import Image
 from sparkles_lite.data.schema import Dialogue
 from sparkles_lite.eval import model_answer
 from sparkles_lite.eval.protocols import CHOICE_PROTOCOLS, SUMMARY, AnswerFn, write_json
-from sparkles_lite.openai_client import is_loopback_url
+from sparkles_lite.openai_client import is_loopback_url, redact_url
+from sparkles_lite.run_folder import bind_folder, file_identity, model_identity
 
 GPT4_PRICE_PER_1K = 0.03  # USD per 1k tokens, GPT-4 (8k) prompt price when the paper was written
 DEFAULT_MAX_ATTEMPTS = 10  # --protocol paper: the official code asks until it parses, without a cap
@@ -108,6 +111,14 @@ def display_name(model: Any, name: str | None = None) -> str:
     return name or (str(model) if isinstance(model, (str, Path)) else type(model).__name__)
 
 
+def bind_run(out: Path, identity: dict, log: str, overwrite: bool) -> None:
+    """`run_folder.bind_folder` for an evaluation run (its log, summary and report); the judge cache
+    (keyed by judge model and prompt) and generated lite data stay: they are never wrong."""
+    from sparkles_lite.eval.report import REPORT
+
+    bind_folder(out, identity, owned=(log, SUMMARY, REPORT), overwrite=overwrite)
+
+
 def _printer(total: int, every: int, verbose: bool) -> Callable[[int, dict], None] | None:
     if not verbose:
         return None
@@ -127,17 +138,23 @@ def run_choice(task: str, model: Any, out: str | Path, *, data: str | Path, imag
                limit: int | None = None, protocol: str = "strict", max_attempts: int = DEFAULT_MAX_ATTEMPTS,
                prompt_style: str = "lite", max_new_tokens: int = 48, seed: int = 0, verbose: bool = True,
                model_name: str | None = None, device: str = "cpu", dtype: str = "auto",
-               answer_for: AnswerMaker = answer_fn_for_model) -> dict[str, Any]:
+               answer_for: AnswerMaker = answer_fn_for_model, overwrite: bool = False) -> dict[str, Any]:
     """BISON or NLVR2 for one model (a name/dir, loaded on `device`, or a loaded SparklesChat: then say
     `model_name`) on `data` (images from `images`, default: `image_root`) into `out`, on `protocol`
-    ('strict' or 'paper'); resumes a killed run; returns the summary."""
-    from sparkles_lite.eval.choice_tasks import run_choice_task
+    ('strict' or 'paper'); resumes a killed run of the same model, data and protocol (another is refused
+    unless `overwrite`); returns the summary."""
+    from sparkles_lite.eval.choice_tasks import PREDICTIONS, run_choice_task
     from sparkles_lite.eval.report import report_run
 
     out, data_file = Path(out), Path(data)
     image_dir = image_root(data_file, images)
     items, filenames = load_choice_items(task, data_file, limit, prompt_style)
     lookup = image_lookup(image_dir, filenames)
+    bind_run(out, {"task": task, "model": model_identity(model, model_name), "data": file_identity(data_file, out),
+                   "images": str(image_dir.resolve()),
+                   "protocol": {"protocol": protocol, "max_attempts": max_attempts, "prompt": prompt_style,
+                                "max_new_tokens": max_new_tokens, "seed": seed}},
+             PREDICTIONS, overwrite)
     started = time.time()
     answer = answer_for(model, data_file, max_new_tokens, seed, protocol, device, dtype)
     summary = run_choice_task(task, items, answer, out, image_lookup=lookup, protocol=protocol,
@@ -162,15 +179,24 @@ class JudgeSetup:
     server: Any = None
 
 
-def remote_judge(out: str | Path, base_url: str, model: str | None, protocol: str = "reference") -> JudgeSetup:
+def remote_judge(out: str | Path, base_url: str, model: str | None, protocol: str = "reference",
+                 **options: Any) -> JudgeSetup:
     """A judge at an OpenAI-compatible URL (GPT or any other), its cache in out/judge_cache, asked with
-    `protocol`'s system prompt, temperature and reply budget (`judge.JUDGE_SETTINGS`)."""
+    `protocol`'s system prompt, temperature and reply budget (`judge.JUDGE_SETTINGS`); `options`: the
+    `Judge`'s (timeout_s, max_attempts)."""
     from sparkles_lite.eval.judge import JUDGE_SETTINGS, Judge
 
     if model is None:
         raise ValueError("--judge-base-url needs --judge-model (e.g. gpt-4o)")
     return JudgeSetup(Judge(model=model, cache_dir=Path(out) / "judge_cache", base_url=base_url,
-                            **JUDGE_SETTINGS[protocol]), f"{model} at {base_url}")
+                            **JUDGE_SETTINGS[protocol], **options), f"{model} at {redact_url(base_url)}")
+
+
+def judge_identity(judge: JudgeSetup) -> dict[str, str | None]:
+    """How a run folder records its judge: the model and where it answers (credentials redacted;
+    the offline judge by name, its port changing every run)."""
+    return {"model": judge.judge.model,
+            "url": "offline lite judge (loopback)" if judge.offline else redact_url(judge.judge.base_url)}
 
 
 def is_paid(base_url: str | None) -> bool:
@@ -183,19 +209,24 @@ def run_sparkles(model: Any, out: str | Path, judge: JudgeSetup, *, data: str | 
                  price_per_1k: float = GPT4_PRICE_PER_1K, yes: bool = False, judge_protocol: str = "reference",
                  protocol: str = "strict", max_new_tokens: int = 64, seed: int = 0, verbose: bool = True,
                  device: str = "cpu", dtype: str = "auto",
-                 answer_for: AnswerMaker = answer_fn_for_model) -> dict[str, Any] | None:
+                 answer_for: AnswerMaker = answer_fn_for_model, overwrite: bool = False) -> dict[str, Any] | None:
     """SparklesEval for one model on `data` into `out`, judged by `judge` (closed at the end) with
     `judge_protocol`'s prompt ('reference': this project's, with reference answers; 'paper'); the model
     decodes its answers as `protocol` says ('strict': greedy; 'paper': sampled as the paper). None
-    (nothing sent) when a paid judge lacks `yes`."""
+    (nothing sent) when a paid judge lacks `yes`. Resumes a killed run of the same model, data,
+    protocols and judge (another is refused unless `overwrite`), judging again what its judge failed."""
     from sparkles_lite.eval.report import report_run
-    from sparkles_lite.eval.sparkles_eval import estimate_judge_cost, run_sparkles_eval
+    from sparkles_lite.eval.sparkles_eval import RESULTS, estimate_judge_cost, run_sparkles_eval
 
     try:
         out, data_file = Path(out), Path(data)
-        out.mkdir(parents=True, exist_ok=True)
         image_dir = image_root(data_file, images)
         dialogues = load_eval_dialogues(data_file, limit)
+        bind_run(out, {"task": "sparkles-eval", "model": model_identity(model), "data": file_identity(data_file, out),
+                       "images": str(image_dir.resolve()),
+                       "protocol": {"protocol": protocol, "judge_protocol": judge_protocol, "repeats": repeats,
+                                    "max_new_tokens": max_new_tokens, "seed": seed},
+                       "judge": judge_identity(judge)}, RESULTS, overwrite)
         paid = is_paid(judge.judge.base_url)
         cost = estimate_judge_cost(dialogues, judge.judge, repeats=repeats, price_per_1k_tokens=price_per_1k,
                                    protocol=judge_protocol)
@@ -215,7 +246,7 @@ def run_sparkles(model: Any, out: str | Path, judge: JudgeSetup, *, data: str | 
         if judge.server is not None:
             judge.server.close()
     summary.update(task="sparkles-eval", model=display_name(model), data=str(data_file), images=str(image_dir),
-                   limit=limit, judge_base_url="offline (loopback)" if judge.offline else judge.judge.base_url,
+                   limit=limit, judge_base_url=judge_identity(judge)["url"],
                    offline_judge=judge.offline,
                    cost_estimate={"requests": cost.requests, "cached": cost.cached, "usd": round(cost.usd, 4)},
                    protocol=protocol, max_new_tokens=max_new_tokens, elapsed_s=round(time.time() - started, 1))

@@ -66,8 +66,9 @@ def estimate_judge_cost(dialogues: Iterable[Dialogue], judge: Judge, *, repeats:
 def run_sparkles_eval(dialogues: Iterable[Dialogue], answer_fn: AnswerFn, judge: Judge, out_dir: str | Path, *,
                       image_lookup: Callable[[str], Image.Image], repeats: int = 1, protocol: str = "reference",
                       progress: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
-    """Answer, judge and log each dialogue to out_dir/results.jsonl (skipping ones already
-    there); write and return out_dir/summary.json. `repeats` > 1 judges each dialogue k times
+    """Answer, judge and log each dialogue to out_dir/results.jsonl (skipping ones already judged);
+    write and return out_dir/summary.json. A dialogue whose judgment failed (the judge was down) is
+    not done: a rerun judges the answers it logged again. `repeats` > 1 judges each dialogue k times
     (cached separately) to measure judge variance; `protocol` is the judge prompt ('reference' or
     'paper', see `judge`)."""
     if repeats < 1:
@@ -79,7 +80,7 @@ def run_sparkles_eval(dialogues: Iterable[Dialogue], answer_fn: AnswerFn, judge:
     if len(set(ids)) != len(ids):
         raise ValueError("dialogue ids must be unique for resuming; set meta['id']")
     out_dir = Path(out_dir)
-    log = JsonlLog(out_dir / RESULTS)
+    log = JsonlLog(out_dir / RESULTS, final=lambda record: not record["failed"])
     other = {r.get("judge_protocol", "reference") for r in log.records()} - {protocol}
     if other:
         raise ValueError(f"{out_dir / RESULTS} holds results judged with the {', '.join(sorted(other))} protocol; "
@@ -87,7 +88,9 @@ def run_sparkles_eval(dialogues: Iterable[Dialogue], answer_fn: AnswerFn, judge:
     for k, (did, dialogue) in enumerate(zip(ids, dialogues)):
         if did in log:
             continue
-        record = _run_dialogue(did, dialogue, answer_fn, judge, image_lookup, repeats, protocol)
+        failed = log.done.get(did)  # answered, but not judged: judge those answers again
+        record = _run_dialogue(did, dialogue, answer_fn, judge, image_lookup, repeats, protocol,
+                               answers=failed["answers"] if failed else None)
         log.append(record)
         if progress:
             progress(k, record)
@@ -98,17 +101,20 @@ def run_sparkles_eval(dialogues: Iterable[Dialogue], answer_fn: AnswerFn, judge:
 
 
 def _run_dialogue(did: str, dialogue: Dialogue, answer_fn: AnswerFn, judge: Judge,
-                  image_lookup: Callable[[str], Image.Image], repeats: int, protocol: str) -> dict[str, Any]:
+                  image_lookup: Callable[[str], Image.Image], repeats: int, protocol: str,
+                  answers: list[str] | None = None) -> dict[str, Any]:
+    """Answer both turns (unless `answers` are given: logged by a run whose judge failed) and judge them."""
     users, refs = split_turns(dialogue)
     images = dialogue.images
-    pixels = {r.image_id: image_lookup(r.image_id) for r in images}
-    history: list[Message] = []
-    answers: list[str] = []
-    for user in users:
-        history.append(user)
-        shown = {r.image_id: pixels[r.image_id] for m in history for r in m.images}
-        answers.append(call_answer(answer_fn, list(history), shown))
-        history.append(Message(ASSISTANT, answers[-1]))
+    if answers is None:
+        pixels = {r.image_id: image_lookup(r.image_id) for r in images}
+        history: list[Message] = []
+        answers = []
+        for user in users:
+            history.append(user)
+            shown = {r.image_id: pixels[r.image_id] for m in history for r in m.images}
+            answers.append(call_answer(answer_fn, list(history), shown))
+            history.append(Message(ASSISTANT, answers[-1]))
     prompt = judge_prompt_for(dialogue, users, answers, refs, protocol)
     judgments = [judge.judge(prompt, repeat=r).to_dict() for r in range(repeats)]
     ok = [j["scores"] for j in judgments if j["ok"]]

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
 from sparkles_lite.config import PoolingConfig, preset
+from sparkles_lite.data.io import write_json_atomic
 from sparkles_lite.data.schema import SEP
 from sparkles_lite.device import choose_precision, pick_device
 from sparkles_lite.lite import world
@@ -34,6 +35,7 @@ from sparkles_lite.model.pooling import QueryPooling
 from sparkles_lite.model.text_lm import generate_text_batch
 from sparkles_lite.model.tokenizer import load_tokenizer, train_lite_tokenizer
 from sparkles_lite.model.vision import LiteViT, images_to_tensor
+from sparkles_lite.run_folder import bind_folder
 from sparkles_lite.train import common
 
 # LM pretraining mixture: every format the lite models are ever asked, BISON/NLVR2 included
@@ -225,6 +227,9 @@ def pretrain_vision(args: argparse.Namespace, device: torch.device) -> dict:
 
 def pretrain_lm(args: argparse.Namespace, device: torch.device) -> dict:
     mixture = parse_mixture(args.mixture)  # a typo fails here, before any work
+    if args.init and not (Path(args.init) / "config.json").is_file():
+        raise FileNotFoundError(f"--init {args.init}: not a saved LM folder (no config.json there; "
+                                "`pretrain --part lm` exports one into OUT/lm)")
     cfg = preset("lite").lm
     out = Path(args.out)
     tok_dir = out / "lm"
@@ -272,9 +277,15 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
           export, flops_per_token: float) -> dict:
     """The shared loop: resume, step budget, log, periodic eval and checkpoint, export at the end."""
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / f"checkpoint-{args.part}.pt"
-    state = common.load_checkpoint(ckpt_path) if args.resume else None
+    ckpt_path = out / f"checkpoint-{args.part}.safetensors"
+    # --init only starts a run (a resumed one continues from its checkpoint, with or without it): not recorded
+    identity = {"part": args.part, "mixture": parse_mixture(args.mixture) if args.part == "lm" else None,
+                "seed": args.seed,
+                "modules": {name: {k: list(v.shape) for k, v in m.state_dict().items()} for name, m in modules.items()}}
+    bind_folder(out, identity, record=f"run-{args.part}.json", overwrite=not args.resume,
+                owned=(ckpt_path.name, f"checkpoint-{args.part}.pt", f"history-{args.part}.jsonl",
+                       f"metrics-{args.part}.json"))
+    state = common.load_checkpoint(ckpt_path)
     step, total = 0, args.max_steps
     # a resumed run (no --init) keeps the history its first part read from --init
     earlier_runs = state.get("earlier_runs", []) if state else common.runs_behind(
@@ -339,9 +350,9 @@ def _loop(args, device, modules: dict[str, nn.Module], opt, params, make_batch, 
         print(f"{args.part}: time budget reached at step {step} (max {total}); rerun to continue")
     checkpoint()
     export()
-    (out / f"metrics-{args.part}.json").write_text(json.dumps(metrics, indent=2))
+    write_json_atomic(out / f"metrics-{args.part}.json", metrics)
     exported = out / args.part  # the metrics travel with the weights, with the runs behind them
-    (exported / METRICS_FILE).write_text(json.dumps(metrics | {"earlier_runs": earlier_runs}, indent=2))
+    write_json_atomic(exported / METRICS_FILE, metrics | {"earlier_runs": earlier_runs})
     print(f"{args.part} pretraining: {json.dumps(metrics)}", flush=True)
     return metrics
 
@@ -363,7 +374,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, default=0)
     p.add_argument("--eval-n", type=int, default=100)
     p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--no-resume", dest="resume", action="store_false")
+    p.add_argument("--overwrite", "--no-resume", dest="resume", action="store_false",
+                   help="start this part afresh (its checkpoint, history and metrics in OUT are removed first); "
+                        "without it a run resumes the part's checkpoint, and OUT holding another run of it exits 2")
     p.add_argument("--mixture", default=None, metavar="TASK=W,...",
                    help="lm: reweight the task mixture, e.g. bison=0.3,dialogue=0.3 (tasks not named keep "
                         "their LM_MIXTURE weight)")

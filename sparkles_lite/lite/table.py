@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from sparkles_lite import assets
+from sparkles_lite.device import pick_device
 from sparkles_lite.eval import runs
 from sparkles_lite.lite.eval import (EVAL_TASKS, MAJORITY_ROW, baselines, evaluate, format_constant_answers,
                                      format_table, model_answerer)

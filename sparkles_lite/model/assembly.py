@@ -29,6 +29,10 @@ class AssemblyError(ValueError):
     """A conversation that cannot be turned into model inputs; the message says why."""
 
 
+class TurnsDropped(UserWarning):
+    """A conversation too long for the context lost its first turns (the chat reports them itself)."""
+
+
 @dataclass
 class Assembled:
     """One conversation as token positions; per-position maps are plain lists for easy display."""
@@ -238,7 +242,7 @@ def assemble(messages: list[Message], tokenizer: PreTrainedTokenizerBase, tokens
         dropped_images = sum(len(m.images) for m in messages[:first])
         out.dropped_messages, out.dropped_images = list(range(first)), dropped_images
         warnings.warn(f"conversation too long for max_length={max_length}: dropped messages 0-{first - 1} "
-                      f"({dropped_images} image(s) with them)", stacklevel=2)
+                      f"({dropped_images} image(s) with them)", TurnsDropped, stacklevel=2)
     return out
 
 

@@ -15,18 +15,19 @@ from typing import Callable, Iterator
 
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save
 from torch import nn
 from transformers import AddedToken
 
 from sparkles_lite import assets
 from sparkles_lite.config import SparklesConfig, preset
+from sparkles_lite.data.io import write_bytes_atomic, write_json_atomic
 from sparkles_lite.data.schema import IMAGE_TOKEN, Message
 from sparkles_lite.device import Precision, choose_precision, pick_device
 from sparkles_lite.model.assembly import IGNORE, Assembled, Batch, ChatFormat, assemble, collate
 from sparkles_lite.model.pooling import build_pooling
 from sparkles_lite.model.projection import build_projection
-from sparkles_lite.model.vision import HFVisionTower, LiteViT, check_state
+from sparkles_lite.model.vision import HFVisionTower, LiteViT, check_state, load_weights
 
 CONFIG_FILE, WEIGHTS_FILE = "sparkles_config.json", "trainable.safetensors"
 
@@ -83,7 +84,8 @@ class SparklesChat(nn.Module):
         elif config.vision.kind == "hf":
             if not config.vision.path:
                 raise ValueError(f"preset {config.name!r}: set config.vision.path to a CLIP/SigLIP checkpoint")
-            vision = HFVisionTower.from_pretrained(config.vision.path, dtype=vision_weights)
+            vision = _backbone("vision tower", config.vision.path,
+                               lambda p: HFVisionTower.from_pretrained(p, dtype=vision_weights))
         else:
             raise ValueError(f"unknown vision kind {config.vision.kind!r}")
         if config.lm.kind == "lite":
@@ -97,8 +99,9 @@ class SparklesChat(nn.Module):
             if not config.lm.path:
                 raise ValueError(f"preset {config.name!r}: set config.lm.path to a causal LM checkpoint")
             from transformers import AutoTokenizer
+            tokenizer = _backbone("tokenizer", config.lm.path, AutoTokenizer.from_pretrained)
             # dtype always: a hub checkpoint otherwise loads in its stored dtype (often bf16, 20x slower on a CPU)
-            tokenizer, lm = AutoTokenizer.from_pretrained(config.lm.path), load_lm(config.lm.path, dtype=weights)
+            lm = _backbone("LM", config.lm.path, lambda p: load_lm(p, dtype=weights))
         else:
             raise ValueError(f"unknown lm kind {config.lm.kind!r}")
         vision.to(vision_weights), lm.to(weights)
@@ -127,15 +130,15 @@ class SparklesChat(nn.Module):
         return model
 
     def save_pretrained(self, path: str | Path, extra: dict | None = None) -> None:
-        """Config (with backbone references) + only the trainable weights, as safetensors.
+        """Config (with backbone references) + only the trainable weights, as safetensors; each file
+        written atomically (a failed write keeps the file it would have replaced).
 
         A backbone on local disk is stored relative to the saved folder, with its absolute path beside
         it, so the model loads from any working directory, and after the folder and its backbones
         move together; a hub id stays an id."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         state = self.trainable_state_dict()
-        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(path / WEIGHTS_FILE))
+        write_bytes_atomic(path / WEIGHTS_FILE, save({k: v.detach().contiguous().cpu() for k, v in state.items()}))
         config = self.config.to_dict()
         backbones = {}
         for part in ("vision", "lm"):
@@ -144,16 +147,17 @@ class SparklesChat(nn.Module):
                 absolute = os.path.abspath(local)
                 config[part]["path"] = os.path.relpath(absolute, os.path.abspath(path))
                 backbones[part] = {"relative_to_this_folder": config[part]["path"], "absolute": absolute}
-        meta = {"config": config, "backbones": backbones, "trainable_tensors": sorted(state), **(extra or {})}
-        (path / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+        write_json_atomic(path / CONFIG_FILE, {"config": config, "backbones": backbones, "trainable_tensors": sorted(state),
+                                               **(extra or {})})
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         return {n: p for n, p in self.named_parameters() if p.requires_grad}
 
     def load_trainable(self, file: str | Path) -> None:
-        state = load_file(str(file))
+        """Load the trainable weights; the file must hold every one of them, and nothing else."""
+        state = load_weights(file)
+        check_state(self.trainable_state_dict(), state, str(file))
         own = dict(self.named_parameters())
-        check_state(own, state, str(file), require_all=False)
         with torch.no_grad():
             for name, tensor in state.items():
                 own[name].copy_(tensor.to(own[name].dtype))
@@ -318,6 +322,16 @@ def locate_backbone(folder: Path, part: str, stored: str | None, local: dict | N
     raise FileNotFoundError(f"saved model {folder}: its {part} backbone is missing: not at {relative} "
                             f"({local['relative_to_this_folder']} relative to the model folder) nor at "
                             f"{local['absolute']}")
+
+
+def _backbone(what: str, path: str, load: Callable[[str], object]):
+    """`load(path)` for a hub id or a folder; transformers' OSError (no such folder, the hub offline or
+    unreachable, no such repo) becomes a ValueError naming the part and the path."""
+    try:
+        return load(path)
+    except OSError as e:
+        where = "" if Path(path).is_dir() else " (not a folder here; a hub id needs the network once, or the cache)"
+        raise ValueError(f"cannot load the {what} {path!r}{where}: {' '.join(str(e).split())}") from e
 
 
 def splice(embeds: torch.Tensor, image_mask: torch.Tensor, image_tokens: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from sparkles_lite.data.schema import IMAGE_TOKEN, IMG_CLOSE, IMG_OPEN, SEP
+from sparkles_lite.versions import require
 
 BOS, PAD = "<s>", "<pad>"
 SPECIAL_TOKENS = [PAD, BOS, SEP, IMG_OPEN, IMG_CLOSE, IMAGE_TOKEN]

@@ -86,7 +86,7 @@ class LiteViT(nn.Module):
         path = Path(path)
         cfg = VisionConfig(**json.loads((path / "config.json").read_text()))
         model = cls(cfg)
-        load_state_strict(model, load_file(str(path / "model.safetensors")), str(path))
+        load_state_strict(model, load_weights(path / "model.safetensors"), str(path))
         return model
 
 
@@ -105,18 +105,27 @@ def images_to_tensor(images: list[Image.Image], size: int, mean: float | list[fl
     return (x - mean_t) / std_t
 
 
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a truncated or foreign file is a ValueError naming it."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no weights file {path}")
+    try:
+        return load_file(str(path))
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own (Rust) error type
+        raise ValueError(f"{path}: not a readable safetensors file ({type(e).__name__}: {e})") from None
+
+
 def check_state(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: str,
                 require_all: bool = True) -> None:
-    """Fail with the name of the first tensor that is unexpected, mis-shaped or (if required) missing."""
-    for name, tensor in state.items():
-        if name not in own:
-            raise ValueError(f"{source}: unexpected tensor {name!r} (shape {tuple(tensor.shape)})")
-        if own[name].shape != tensor.shape:
-            raise ValueError(f"{source}: tensor {name!r} has shape {tuple(tensor.shape)}, "
-                             f"the model expects {tuple(own[name].shape)}")
-    missing = [n for n in own if n not in state] if require_all else []
+    """Fail naming every tensor that is unexpected, mis-shaped or (if required) missing."""
+    problems = [f"unexpected tensor {name!r} (shape {tuple(t.shape)})" for name, t in state.items() if name not in own]
+    problems += [f"tensor {name!r} has shape {tuple(t.shape)}, the model expects {tuple(own[name].shape)}"
+                 for name, t in state.items() if name in own and own[name].shape != t.shape]
+    missing = [name for name in own if name not in state] if require_all else []
     if missing:
-        raise ValueError(f"{source}: missing tensor {missing[0]!r} ({len(missing)} missing)")
+        problems.append(f"missing tensor(s) {', '.join(repr(n) for n in missing)} ({len(missing)} missing)")
+    if problems:
+        raise ValueError(f"{source}: {'; '.join(problems)}")
 
 
 def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:

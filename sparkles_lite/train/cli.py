@@ -8,8 +8,6 @@ import sys
 
 from transformers.utils import logging as hf_logging
 
-from sparkles_lite.data.images import ImageLoadError
-from sparkles_lite.data.io import DataFormatError
 from sparkles_lite.lite.training import select_measure, train_lite
 from sparkles_lite.train import common
 from sparkles_lite.train.data import parse_turn_ratio
@@ -31,16 +29,12 @@ def run(args: argparse.Namespace) -> int:
         hf_logging.disable_progress_bar()  # transformers' 'Loading weights' bar too
     if args.turn_ratio is not None:
         if not args.data:
-            print("train: --turn-ratio draws from per-turn files: give them with --data", file=sys.stderr)
+            print("error: --turn-ratio draws from per-turn files: give them with --data", file=sys.stderr)
             return 2
         try:
             parse_turn_ratio(args.turn_ratio)
         except ValueError as e:
-            print(f"train: {e}", file=sys.stderr)
+            print(f"error: {e} (--turn-ratio)", file=sys.stderr)
             return 2
-    try:
-        train(args)
-    except (DataFormatError, ImageLoadError, ValueError, FileNotFoundError) as e:  # one line, no traceback
-        print(f"train: {e}", file=sys.stderr)
-        return 2
+    train(args)  # bad data, images, models and folders: one line from `sparkles_lite.cli`
     return 0

@@ -109,16 +109,72 @@ class StepBudget:
         return step >= self.max_steps or self.progress(step) >= 1.0
 
 
+CHECKPOINT_FORMAT = "sparkles-lite checkpoint 1"
+LEGACY_CHECKPOINTS = ("checkpoint.pt",)  # pickles written by older versions: never opened
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or written; the message names the file."""
+
+
 def save_checkpoint(path: Path, **state) -> None:
-    """Atomic: a run killed mid-write keeps the previous checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Save nested training state (dicts, lists, numbers, strings, tensors) without pickle: the tensors
+    in a safetensors file, the rest as JSON in its header, so opening a checkpoint can never run code.
+
+    Atomic (`data.io.write_bytes_atomic`): a failed write, a full disk say, keeps the previous checkpoint
+    and leaves no temporary file; it raises CheckpointError naming the file and the reason."""
+    from safetensors.torch import save
+
+    from sparkles_lite.data.io import write_bytes_atomic
+
+    tensors: dict[str, torch.Tensor] = {}
+    header = {"format": CHECKPOINT_FORMAT, "state": json.dumps(_to_json(state, tensors, "state"))}
+    try:
+        write_bytes_atomic(path, save(tensors, metadata=header))
+    except OSError as e:
+        raise CheckpointError(f"cannot write the checkpoint {path} ({e.strerror or e}); "
+                              "the previous checkpoint is kept") from e
 
 
 def load_checkpoint(path: Path) -> dict | None:
-    return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+    """What `save_checkpoint` saved (None when there is no file); CheckpointError for anything else."""
+    from safetensors import safe_open
+
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except Exception as e:  # noqa: BLE001 - safetensors' own error type is not exported stably
+        raise CheckpointError(f"{path} is not a sparkles-lite checkpoint ({type(e).__name__}: {e})") from None
+    if header.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a sparkles-lite checkpoint")
+    return _from_json(json.loads(header["state"]), tensors)
+
+
+def _to_json(value, tensors: dict[str, torch.Tensor], name: str):
+    """`value` as JSON, each tensor moved into `tensors` under its path and left as {"tensor": path}."""
+    if isinstance(value, torch.Tensor):
+        tensors[name] = value.detach().cpu().contiguous().clone()
+        return {"tensor": name}
+    if isinstance(value, dict):  # keys kept with their type: an optimizer's state is keyed by int
+        return {"items": [[k, _to_json(v, tensors, f"{name}.{k}")] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, tensors, f"{name}.{i}") for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a checkpoint holds tensors, numbers, strings, lists and dicts; {name} is {type(value).__name__}")
+
+
+def _from_json(value, tensors: dict[str, torch.Tensor]):
+    if isinstance(value, dict):
+        if "tensor" in value:
+            return tensors[value["tensor"]]
+        return {k: _from_json(v, tensors) for k, v in value["items"]}
+    if isinstance(value, list):
+        return [_from_json(v, tensors) for v in value]
+    return value
 
 
 def runs_behind(metrics_file: Path | None, omit: tuple[str, ...] = ("earlier_runs",)) -> list[dict]:

@@ -34,13 +34,15 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from sparkles_lite.assets import resolve_model
-from sparkles_lite.data.io import DataFormatError
+from sparkles_lite.data.io import DataFormatError, write_json_atomic
+from sparkles_lite.data.schema import forged_turn
 from sparkles_lite.device import add_device_arguments, pick_device
 from sparkles_lite.model.assembly import Assembled, AssemblyError, collate
 from sparkles_lite.model.lora import add_lora
-from sparkles_lite.model.sparkles_chat import SparklesChat
+from sparkles_lite.model.sparkles_chat import CONFIG_FILE, WEIGHTS_FILE, SparklesChat
+from sparkles_lite.run_folder import bind_folder, file_identity, model_identity
 from sparkles_lite.train import common
-from sparkles_lite.train.data import TrainItem, file_items, file_weighted_batches, hold_out, parse_turn_ratio
+from sparkles_lite.train.data import TrainItem, data_files, file_items, file_weighted_batches, hold_out, parse_turn_ratio
 
 LOGGED_ITEMS = 10  # truncated / skipped items named one per line in the log (all of them in the metrics)
 
@@ -153,6 +155,34 @@ def batch_stream(items: list[TrainItem], lengths: list[int], args: argparse.Name
 
 SUMMARY_OMITS = ("history", "earlier_runs", "length_changes")  # per-step logs, older runs, per-item lists
 METRICS_FILE = "train_metrics.json"  # beside the saved model
+CHECKPOINT = "checkpoint.safetensors"
+RUN_FILES = (CHECKPOINT, *common.LEGACY_CHECKPOINTS, WEIGHTS_FILE, CONFIG_FILE, METRICS_FILE)  # what a run writes
+
+
+def run_identity(args: argparse.Namespace, model: SparklesChat) -> dict:
+    """What makes a training run, as its folder records it (`run_folder`): a rerun into the folder with
+    another stage, init, data or trainable shape is refused, since resuming it would mix two runs."""
+    if args.data:
+        paths = [args.data] if isinstance(args.data, (str, Path)) else list(args.data)
+        data = {"files": [file_identity(p, args.out) for p in data_files(paths)],
+                "images": str(Path(args.images).resolve()) if args.images else None,
+                "split_turns": args.split_turns, "turn_ratio": args.turn_ratio}
+    else:
+        data = {"lite": {"n_train": args.n_train, "seed": args.seed}}
+    return {"stage": args.stage, "init": model_identity(args.init or args.preset), "data": data,
+            "trainable": {name: list(p.shape) for name, p in model.trainable_state_dict().items()}}
+
+
+def check_turns(items: list[TrainItem], model: SparklesChat) -> None:
+    """Training text must not hold the conversation format's turn markers (`###`, the LM's special
+    tokens): the model would learn turns its data never had. ValueError naming the first such message
+    (by its item's source: 'FILE: item 3')."""
+    special = model.tokenizer.all_special_tokens
+    for k, item in enumerate(items):
+        for j, m in enumerate(item.messages):
+            forged = forged_turn(m.content, special)
+            if forged:
+                raise ValueError(f"{item.source or f'item {k}'}, message {j}: {forged}")
 
 
 def runs_behind(init: str | None) -> list[dict]:
@@ -206,8 +236,15 @@ def finetune(args: argparse.Namespace, train: TrainData, val: TrainData, evaluat
         print(model.precision.describe(), flush=True)
         print(f"trainable parameters: {counts['trainable']:,} of {sum(v for k, v in counts.items() if k != 'trainable'):,}"
               f" (vision {counts['vision']:,} frozen, LM {counts['lm']:,} frozen)", flush=True)
+    out = Path(args.out)
+    ckpt_path = out / CHECKPOINT
+    if rank == 0:  # before any work: a folder of another run is refused, `--overwrite` empties it
+        bind_folder(out, run_identity(args, model), owned=RUN_FILES, overwrite=not args.resume)
+    if distributed:
+        dist.barrier()
 
     quiet = args.quiet or not lead
+    check_turns(items + val_items, model)
     assembled, keys, length_report = assemble_items(model, items)
     val_assembled, val_keys, val_report = assemble_items(model, val_items)
     if lead:
@@ -226,13 +263,10 @@ def finetune(args: argparse.Namespace, train: TrainData, val: TrainData, evaluat
 
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     scaler = model.precision.grad_scaler()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.pt"
     step, total = 0, args.max_steps
-    state = common.load_checkpoint(ckpt_path) if args.resume else None
+    state = common.load_checkpoint(ckpt_path)
     if state:
-        model.load_state_dict(state["trainable"], strict=False)
+        model.load_state_dict(state["trainable"], strict=False)  # the names and shapes are the run's (run.json)
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
         if lead:
@@ -321,7 +355,7 @@ def finetune(args: argparse.Namespace, train: TrainData, val: TrainData, evaluat
         common.save_checkpoint(ckpt_path, trainable=model.trainable_state_dict(), optimizer=opt.state_dict(),
                                step=step, total=total)
         model.save_pretrained(out, extra={"training": {k: v for k, v in result.items() if k not in SUMMARY_OMITS}})
-        (out / METRICS_FILE).write_text(json.dumps(result, indent=2))
+        write_json_atomic(out / METRICS_FILE, result)
     if distributed:
         dist.barrier()  # nobody leaves (and nobody reads the folder) before rank 0 has written it
         dist.destroy_process_group()
@@ -356,7 +390,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-n", type=int, default=100, help="select-task items before/after (0 = skip)")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--no-resume", dest="resume", action="store_false")
+    p.add_argument("--overwrite", "--no-resume", dest="resume", action="store_false",
+                   help="start OUT afresh from --init (its checkpoint and model are removed first); without it a "
+                        "run resumes OUT's checkpoint, and OUT holding another run exits 2")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--log-lines", action=argparse.BooleanOptionalAction, default=True,
                    help="with --quiet, print one JSON line per log interval")
