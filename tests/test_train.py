@@ -107,19 +107,23 @@ def _step_lines(stdout: str) -> list[dict]:
 def test_data_parallel_with_uneven_batches_and_fewer_examples_than_processes_resumes(tmp_path):
     """5 examples on 2 processes of 2: every epoch ends with a batch of 1, so rank 1's share is empty;
     it must still join the all-reduce (it used to skip it, and the run hung). One log line per step
-    (rank 0's), a checkpoint every 2 steps; the resumed run continues from it on a single example,
-    fewer than the processes, so rank 1 has nothing in any step."""
+    (rank 0's), a checkpoint every 2 steps; the resumed run (the same data: a folder is bound to its
+    run) continues from it. A run on a single example, fewer than the processes, gives rank 1 nothing
+    in any step."""
     first = _torchrun(tmp_path / "ddp", "--n-train", "5", "--max-steps", "4", "--checkpoint-every", "2")
     assert [row["step"] for row in _step_lines(first.stdout)] == [1, 2, 3, 4]
     assert first.stdout.count("before:") == 1 and first.stdout.count("trainable parameters") == 1
     result = json.loads((tmp_path / "ddp" / "train_metrics.json").read_text())
     assert result["steps"] == 4 and result["world_size"] == 2 and result["precision"]["device"] == "cpu"
     assert common.load_checkpoint(tmp_path / "ddp" / "checkpoint.safetensors")["step"] == 4
-    again = _torchrun(tmp_path / "ddp", "--n-train", "1", "--max-steps", "6", "--checkpoint-every", "2")
+    again = _torchrun(tmp_path / "ddp", "--n-train", "5", "--max-steps", "6", "--checkpoint-every", "2")
     assert again.stdout.count("resumed at step 4/6") == 1
     assert [row["step"] for row in _step_lines(again.stdout)] == [5, 6]
     assert json.loads((tmp_path / "ddp" / "train_metrics.json").read_text())["steps"] == 6
     assert SparklesChat.from_pretrained(tmp_path / "ddp").parameter_counts()["trainable"] > 0
+    single = _torchrun(tmp_path / "one", "--n-train", "1", "--max-steps", "2", "--checkpoint-every", "0")
+    assert [row["step"] for row in _step_lines(single.stdout)] == [1, 2]
+    assert json.loads((tmp_path / "one" / "train_metrics.json").read_text())["n_train"] == 1
 
 
 def test_pretrain_vision_resumes_from_checkpoint(tmp_path):

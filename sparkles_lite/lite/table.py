@@ -22,7 +22,6 @@ from sparkles_lite.device import pick_device
 from sparkles_lite.eval import runs
 from sparkles_lite.lite.eval import (EVAL_TASKS, MAJORITY_ROW, baselines, evaluate, format_constant_answers,
                                      format_table, model_answerer)
-from sparkles_lite.device import pick_device
 from sparkles_lite.lite.files import N_HELD_OUT, eval_data
 from sparkles_lite.lite.judge_server import offline_judge
 from sparkles_lite.lite.oracle import TEXT_ORACLE, answer_fn_for, oracle_answerer
