@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from sparkles_lite.assets import NAMED_MODELS
+from sparkles_lite.assets import NAMED_MODELS, sample_folder
 from sparkles_lite.chat import Chat, ChatError
 from sparkles_lite.cli import main
 from sparkles_lite.config import preset
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data_samples" / "lite"
+SAMPLE = sample_folder("lite")
 IMAGES = SAMPLE / "images"
 TRAIN = ["train", "--stage", "2", "--n-val", "1", "--batch-size", "2", "--max-steps", "1", "--eval-n", "0", "--quiet"]
 

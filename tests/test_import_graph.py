@@ -19,8 +19,10 @@ PACKAGE = "sparkles_lite"
 LITE = "sparkles_lite.lite"
 # The only modules outside sparkles_lite.lite that may import it: the command-line fronts, the demo,
 # the notebook chat window (it offers rendered lite scenes), the exercise checks and the attention and
-# influence analysis that notebooks 06 and 09 run on lite examples (`viz.reference`).
+# influence analysis that notebooks 06 and 09 run on lite examples (`viz.reference`), and the set-up
+# check (`python -m sparkles_lite check` asks the shipped model about a rendered lite scene).
 WIRING = {
+    "sparkles_lite.check",
     "sparkles_lite.data.cli",
     "sparkles_lite.demo",
     "sparkles_lite.eval.cli",

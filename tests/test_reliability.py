@@ -3,7 +3,7 @@ nothing lost, nothing mislabeled, nothing executed, bounded waiting, inputs insi
 limits, the chat says what it forgets, secrets stay secret.
 
 Everything runs on the shipped lite models with `--limit 1-2` items and the small sample under
-data_samples/lite; no test contacts a remote host (judges are loopback servers)."""
+sparkles_lite/samples/lite; no test contacts a remote host (judges are loopback servers)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from sparkles_lite import chat_cli
-from sparkles_lite.assets import NAMED_MODELS
+from sparkles_lite.assets import NAMED_MODELS, sample_folder
 from sparkles_lite.chat import Chat, ChatError, load_image
 from sparkles_lite.cli import main
 from sparkles_lite.data.fake_llm_server import FakeLLMServer
@@ -37,7 +37,7 @@ from sparkles_lite.local_server import LoopbackServer
 from sparkles_lite.model.sparkles_chat import SparklesChat
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data_samples" / "lite"
+SAMPLE = sample_folder("lite")
 IMAGES = SAMPLE / "images"
 
 
