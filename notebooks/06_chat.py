@@ -140,7 +140,7 @@ plots.per_turn(turns);
 
 # %% [markdown]
 # Check these answers against the descriptions under the pictures: the lite model is not always right.
-# On held-out 2-turn dialogues it gets both turns right about 74 % of the time (notebook 05), and most of its
+# On held-out 2-turn dialogues it gets both turns right about 70 % of the time (notebook 05), and most of its
 # slips are in the second turn, which names earlier images by id only. A follow-up that brings no new
 # image is also a little outside its training: every second turn of SparklesDialogue-lite shows one or
 # two new images first. Try the same follow-ups with `Chat(models["MiniGPT-4-lite"])` to compare.
