@@ -24,7 +24,7 @@ from sparkles_lite.model.assembly import collate  # noqa: E402
 from sparkles_lite.model.sparkles_chat import SparklesChat  # noqa: E402
 from sparkles_lite.viz import plots  # noqa: E402
 from sparkles_lite.viz.attention import answer_length, image_attention  # noqa: E402
-from sparkles_lite.viz.influence import blank_like, image_influence, without_image  # noqa: E402
+from sparkles_lite.viz.influence import MIN_SUPPORT, blank_like, image_influence, without_image  # noqa: E402
 from sparkles_lite.viz.reference import reference_stat, reference_table, verdict  # noqa: E402
 
 
@@ -88,7 +88,9 @@ def test_influence_matches_brute_force(tiny, ablation):
 
 def test_only_the_image_with_content_has_influence(lite):
     """Two of three images are already blank, so the answer can depend on the third only: removing a
-    blank image changes nothing, removing the third changes the answer's probability."""
+    blank image changes nothing, removing the third changes the answer's probability. The share then
+    goes all to that image if it supports the answer, else (the answer grows likelier without it: the
+    shipped model may name a blank image) to no image in particular."""
     _, images = scenes_images()
     images = [blank_like(images[0]), images[1], blank_like(images[2])]
     messages = ask("Which image has the most objects: IMAGE#1, IMAGE#2 or IMAGE#3?", ["1", "2", "3"])
@@ -96,7 +98,8 @@ def test_only_the_image_with_content_has_influence(lite):
     inf = image_influence(lite, messages, images, gen)
     np.testing.assert_allclose(inf.delta[:, [0, 2]], 0.0, atol=1e-4)
     assert np.abs(inf.delta[:, 1]).sum() > 0.1
-    assert inf.share()[1] == pytest.approx(1.0, abs=1e-3)
+    expected = [0.0, 1.0, 0.0] if inf.support()[1] >= MIN_SUPPORT else [1 / 3] * 3
+    np.testing.assert_allclose(inf.share(), expected, atol=1e-3)
 
 
 def test_a_right_description_depends_on_its_image(lite):
