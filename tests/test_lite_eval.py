@@ -54,6 +54,8 @@ def test_the_blind_baselines_score_chance_on_the_balanced_sets_and_little_on_ope
         assert b["majority"][task]["accuracy"] == 0.5
     first, last = b["constant"]["select"].values()
     assert 0.25 < first < 0.5 and 0.25 < last < 0.5  # 2-4 images, the answer's position uniform
+    # the majority class of select is a position (the first image: every question has one), not a sentence
+    assert b["majority"]["select"]["accuracy"] == first
     assert b["majority"]["caption"]["accuracy"] < 0.1 and b["majority"]["dialogue"]["accuracy"] < 0.2
     assert {c.split(":")[0] for c in b["majority"]["dialogue"]["per_class"]} == {"turn 2"}
 

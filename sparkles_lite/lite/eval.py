@@ -130,12 +130,15 @@ def _answer_at(template: str, ids: list[str]) -> str:
 
 def majority_answerer(examples: list[LiteExample]) -> BatchAnswerer:
     """For each question kind, always the gold answer most common among `examples` (image ids taken by
-    position): the best any answerer blind to the images and to the question's details can do on this
-    set. On a balanced choice task it is the best constant answer, 50%."""
+    position; a which-image answer reduced to its image, 'IMAGE#{0}.', so the class is the position):
+    the best any answerer blind to the images and to the question's details can do on this set. On a
+    balanced choice task it is the best constant answer, 50%."""
     counts: dict[str, Counter] = {}
     for ex in examples:
         gold = [m.content for m in ex.messages if m.role == ASSISTANT]
-        for kind, answer in zip(question_kinds(ex), gold):
+        for kind, answer, check in zip(question_kinds(ex), gold, ex.checks):
+            if check["kind"] == "image":
+                answer = f"IMAGE#{check['id']}."
             counts.setdefault(kind, Counter())[_by_position(answer, ex.image_ids)] += 1
     majority = {kind: c.most_common(1)[0][0] for kind, c in counts.items()}
 
