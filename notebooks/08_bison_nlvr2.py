@@ -221,7 +221,8 @@ for task in TASKS:
     records = []
     for item, reply in zip(items[task], replies):
         choice = extractors[task](reply).choice
-        records.append({"id": item.item_id, "correct": choice == item.gold, "extracted": choice, "attempts": 1})
+        records.append({"id": item.item_id, "gold": item.gold, "correct": choice == item.gold, "extracted": choice,
+                        "attempts": 1})
     oracle_records[task] = records
     results["text oracle"][task] = summarise(task, records)
 
@@ -261,9 +262,9 @@ for title, name in MODELS.items():
         records = [json.loads(line) for line in (RUN / f"{name}-{task}" / "predictions.jsonl").read_text().splitlines()]
         said = Counter(r["extracted"] for r in records)
         gold = Counter(r["gold"] for r in records)
-        per_class = {c: sum(r["correct"] for r in records if r["gold"] == c) / n for c, n in sorted(gold.items())}
+        per_class = results[title][task]["per_class"]  # summarise's tally, by gold answer
         print(f"{title:18s} {task:6s} answers {dict(sorted(said.items(), key=str))}  gold {dict(sorted(gold.items()))}"
-              "  accuracy per gold answer " + ", ".join(f"{c} {100 * a:.0f} %" for c, a in per_class.items()))
+              "  accuracy per gold answer " + ", ".join(f"{c} {100 * v['accuracy']:.0f} %" for c, v in per_class.items()))
 
 # %% [markdown]
 # The same per-class view on the larger held-out sets of the shipped results table (`results.json`,

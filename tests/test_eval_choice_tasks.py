@@ -107,3 +107,15 @@ def test_bad_items_raise_clear_errors(tmp_path):
         run_choice_task("bison", _items(1), Oracle(), tmp_path)
     with pytest.raises(ValueError, match="unknown task"):
         run_choice_task("vqa", [], Oracle(), tmp_path)
+
+
+def test_summary_reports_accuracy_per_gold_answer():
+    """A model that always says IMAGE#1 scores 50% overall on a balanced set; per gold answer it is 100/0."""
+    from sparkles_lite.eval.choice_tasks import summarise
+
+    records = [{"id": str(i), "gold": g, "extracted": "IMAGE#1", "correct": g == "IMAGE#1", "attempts": 1}
+               for i, g in enumerate(["IMAGE#1", "IMAGE#2"] * 3)]
+    s = summarise("bison", records)
+    assert s["accuracy"] == 0.5
+    assert s["per_class"] == {"IMAGE#1": {"n": 3, "correct": 3, "accuracy": 1.0},
+                              "IMAGE#2": {"n": 3, "correct": 0, "accuracy": 0.0}}

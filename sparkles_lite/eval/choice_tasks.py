@@ -21,7 +21,7 @@ from sparkles_lite.data.schema import USER, ImageRef, Message
 from sparkles_lite.eval import prompts
 from sparkles_lite.eval.extraction import Extraction, extract_bison, extract_nlvr2
 from sparkles_lite.eval.protocols import CHOICE_PROTOCOLS, SUMMARY, AnswerFn, JsonlLog, call_answer, write_json
-from sparkles_lite.eval.stats import wilson_ci
+from sparkles_lite.eval.stats import accuracy_by_class, wilson_ci
 
 ImageLookup = Callable[[str], Image.Image]
 
@@ -141,7 +141,7 @@ def _run_item(item: ChoiceItem, answer_fn: AnswerFn, extract: Callable[[str], Ex
 
 def summarise(task: str, records: list[dict], *, seed: int | None = None, protocol: str = "strict",
               max_attempts: int = 1) -> dict[str, Any]:
-    """Accuracy with its Wilson interval; unparsable replies count as wrong and are also
+    """Accuracy with its Wilson interval and per gold answer; unparsable replies count as wrong and are also
     reported on their own, with the accuracy over parsable replies and the attempts next to it."""
     n = len(records)
     correct = sum(r["correct"] for r in records)
@@ -153,6 +153,7 @@ def summarise(task: str, records: list[dict], *, seed: int | None = None, protoc
         "ci95": list(wilson_ci(correct, n)) if n else None,
         "unparsable": n - len(parsed),
         "accuracy_parsable": (sum(r["correct"] for r in parsed) / len(parsed)) if parsed else None,
+        "per_class": accuracy_by_class([r["gold"] for r in records], [r["correct"] for r in records]),
         "protocol": protocol, **CHOICE_PROTOCOLS[protocol].decoding(),
         "max_attempts": max_attempts,
         "retried": sum(r["attempts"] > 1 for r in records),

@@ -14,6 +14,19 @@ _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
         2.052, 2.048, 2.045, 2.042)
 
 
+def accuracy_by_class(classes: Sequence[str], correct: Sequence[bool]) -> dict[str, dict]:
+    """{class: {"n", "correct", "accuracy"}}, classes sorted: a model that leans to one answer scores
+    high on its class and low on the others, which one overall accuracy hides."""
+    cells: dict[str, dict] = {}
+    for c, ok in zip(classes, correct):
+        cell = cells.setdefault(c, {"n": 0, "correct": 0})
+        cell["n"] += 1
+        cell["correct"] += bool(ok)
+    for cell in cells.values():
+        cell["accuracy"] = cell["correct"] / cell["n"]
+    return dict(sorted(cells.items()))
+
+
 def wilson_ci(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a proportion: sensible at 0%, 100% and small n (unlike p ± z·se)."""
     if n <= 0:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from sparkles_lite.data.schema import ASSISTANT, IMAGE_MENTION, USER, Message
 from sparkles_lite.eval import prompts
-from sparkles_lite.eval.stats import wilson_ci
+from sparkles_lite.eval.stats import accuracy_by_class, wilson_ci
 from sparkles_lite.lite import world
 from sparkles_lite.lite.tasks import LiteExample, LiteGenerator, balanced_examples, score_answer
 
@@ -95,15 +95,8 @@ def run_task(answerer: BatchAnswerer, examples: list[LiteExample], batch_size: i
                 correct[i] = correct[i] and score_answer(examples[i].checks[turn], reply, examples[i].scenes)
     k, n = sum(correct), len(examples)
     low, high = wilson_ci(k, n)
-    per_class: dict[str, dict] = {}
-    for ex, c in zip(examples, correct):
-        cell = per_class.setdefault(answer_class(ex), {"n": 0, "correct": 0})
-        cell["n"] += 1
-        cell["correct"] += c
-    for cell in per_class.values():
-        cell["accuracy"] = cell["correct"] / cell["n"]
     return {"accuracy": k / n, "ci95": [low, high], "n": n, "correct": k,
-            "per_class": dict(sorted(per_class.items())),
+            "per_class": accuracy_by_class([answer_class(ex) for ex in examples], correct),
             "samples": [{"task": ex.task, "answers": a, "correct": c}
                         for ex, a, c in list(zip(examples, answers, correct))[:5]]}
 
@@ -114,8 +107,6 @@ def evaluate(answerer: BatchAnswerer, tasks: tuple[str, ...] = EVAL_TASKS, n: in
 
 
 # ---------------------------------------------------------------- baselines that never look at an image
-
-
 
 def _by_position(answer: str, ids: list[str]) -> str:
     """'IMAGE#x7 has ...' -> 'IMAGE#{0} has ...' when x7 is the first image: answers comparable across
